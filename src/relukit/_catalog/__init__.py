@@ -1,0 +1,44 @@
+"""The activation catalog: floor 1, the single source of truth (see DESIGN.md §2).
+
+``CATALOG`` lists the activations in order; ``get(name)`` finds one. Everything else in relukit
+(backends, CLI, gains, docs, tests) enumerates this tuple instead of keeping its own list.
+"""
+
+from __future__ import annotations
+
+from . import _elu, _gelu, _leaky_relu, _prelu, _relu
+from ._spec import Activation, Param, Spelling
+
+CATALOG: tuple[Activation, ...] = (
+    _relu.RELU,
+    _leaky_relu.LEAKY_RELU,
+    _prelu.PRELU,
+    _elu.ELU,
+    _gelu.GELU,
+)
+
+_BY_NAME = {a.name: a for a in CATALOG}
+
+
+def get(name: str | Activation) -> Activation:
+    """The catalog entry called ``name`` (an entry is returned as is).
+
+    Raises:
+        KeyError: ``name`` is not in the catalog; the message lists the known names.
+
+    Example:
+        >>> import relukit
+        >>> relukit.get("elu").defaults
+        {'alpha': 1.0}
+        >>> [a.name for a in relukit.catalog]
+        ['relu', 'leaky_relu', 'prelu', 'elu', 'gelu']
+    """
+    if isinstance(name, Activation):
+        return name
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise KeyError(f"unknown activation {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+__all__ = ["CATALOG", "Activation", "Param", "Spelling", "get"]

@@ -1,0 +1,57 @@
+"""ELU: x for x > 0, alpha·(exp(x) − 1) otherwise."""
+
+from __future__ import annotations
+
+from ._spec import Activation, Param, Spelling
+
+
+def forward(ns, x, alpha=1.0, *, out=None):
+    # expm1, never exp(x) - 1: the latter is 19% wrong at x = -1e-7 (TF, MLX). The inner
+    # minimum keeps the unused branch finite, so no overflow and no inf·0 in gradients (JAX).
+    return ns.where(x > 0, x, alpha * ns.expm1(ns.minimum(x, 0)), out=out)
+
+
+def derivative(ns, x, alpha=1.0, *, out=None):
+    # f'(x) = 1 for x > 0, else alpha·exp(x) (kink rule: f'(0) = alpha); NaN stays NaN
+    # because minimum propagates it into the selected branch.
+    return ns.where(x > 0, 1.0, alpha * ns.exp(ns.minimum(x, 0)), out=out)
+
+
+ELU = Activation(
+    name="elu",
+    title="ELU",
+    params=(
+        Param(
+            "alpha",
+            "real",
+            1.0,
+            "the saturation value −alpha for x → −inf; any finite real, rounded to the "
+            "input's dtype",
+        ),
+    ),
+    forward=forward,
+    derivative=derivative,
+    formula=r"f(x) = x \text{ if } x > 0 \text{ else } \alpha\,(e^{x} - 1)",
+    derivative_formula=r"f'(x) = 1 \text{ if } x > 0 \text{ else } \alpha e^{x}",
+    kink="f'(0) = alpha",
+    special_values="f(-inf) = -alpha, f(+inf) = +inf; f'(-inf) = 0",
+    references=(
+        "Clevert, Unterthiner & Hochreiter, Fast and Accurate Deep Network Learning by "
+        "Exponential Linear Units (ELUs), ICLR 2016",
+    ),
+    spellings=(
+        Spelling(
+            "PyTorch",
+            "torch.nn.functional.elu(input, alpha=1.0)",
+            "in-place elu_ refuses a negative alpha; relukit accepts it",
+        ),
+        Spelling("Keras 3", "keras.ops.elu(x, alpha=1.0) / keras.layers.ELU(alpha=1.0)"),
+        Spelling("JAX", "jax.nn.elu(x, alpha=1.0)"),
+        Spelling(
+            "TensorFlow",
+            "tf.nn.elu(features)",
+            "no alpha parameter; computes exp(x) - 1 (inexact near 0)",
+        ),
+    ),
+    piecewise_linear=False,
+)

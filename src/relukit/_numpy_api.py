@@ -1,0 +1,277 @@
+"""The NumPy backend: each catalog activation as a callable carrying its derivative and backward.
+
+The math is the catalog's, run on ``_numpy_ns``. This module only does what NumPy users expect
+around it: array-likes and scalars, dtype rules, ``out=``, broadcasting PReLU's weight along an
+axis, and errors that name the argument.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from . import _numpy_ns as ns
+from ._catalog import Activation
+
+# Elementwise work on 1e6 float64 spends most of its time streaming temporaries through memory;
+# in blocks of 2**14 elements (128 KiB per temporary) the multi-pass functions (ELU, GELU) stay in
+# the L2 cache.
+_BLOCK = 1 << 14
+
+
+def compute_dtype(activation: Activation, dtype: np.dtype) -> np.dtype:
+    """The dtype relukit computes ``activation`` in for an input of ``dtype``.
+
+    Piecewise-linear activations run in the input's dtype (float16 in float32, rounded once);
+    ELU and GELU run in float64 and round once, which puts float32 results within 0.5 ulp.
+    Integer and bool inputs compute in float64 (``relu`` keeps them as they are).
+    Parameters (slopes, alpha, PReLU's weight) are rounded to this dtype first, as PyTorch and
+    JAX round them to the input's dtype.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize > 8 or not activation.piecewise_linear:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+
+
+def result_dtype(activation: Activation, dtype: np.dtype) -> np.dtype:
+    """Floating dtypes are preserved; integer/bool promote to float64 as NumPy's ``exp`` does."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, refusing what is not a real number array (naming ``name``)."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a real array-like; could not convert it: {err}") from None
+    if a.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} must hold real numbers (float, int or bool); got dtype {a.dtype}. "
+            "Complex, object, string and datetime arrays are not accepted."
+        )
+    return a
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out must have dtype {dtype}, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    return out
+
+
+def _blocked(fn, x: np.ndarray, out: np.ndarray) -> None:
+    """Run elementwise ``fn(x_block, out_block)`` over cache-sized blocks of a contiguous x."""
+    flat_x = x.reshape(-1)
+    flat_out = out.reshape(-1)
+    for start in range(0, flat_x.size, _BLOCK):
+        stop = start + _BLOCK
+        fn(flat_x[start:stop], flat_out[start:stop])
+
+
+def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bool):
+    """Evaluate the elementwise ``fn(x, out=...)`` in ``cdtype``, delivering ``rdtype``."""
+    if out is not None:
+        out = _check_out(out, x.shape, rdtype)
+    with np.errstate(all="ignore"):  # specials are handled explicitly by the catalog's math
+        contiguous = x.flags.c_contiguous and (out is None or out.flags.c_contiguous)
+        if blocked and contiguous and x.size > 2 * _BLOCK:
+            target = out if out is not None else np.empty(x.shape, rdtype)
+            if cdtype == rdtype:
+                _blocked(lambda xb, ob: fn(xb, out=ob), x, target)
+            else:
+                _blocked(
+                    lambda xb, ob: np.copyto(ob, fn(xb.astype(cdtype)), casting="unsafe"), x, target
+                )
+            return target
+        xc = x.astype(cdtype, copy=False)
+        if out is not None and cdtype == rdtype:
+            return fn(xc, out=out)
+        r = fn(xc)
+        if out is not None:
+            np.copyto(out, r, casting="unsafe")
+            return out
+    r = np.asarray(r).astype(rdtype, copy=False)
+    return r[()] if x.ndim == 0 else r
+
+
+class NumpyActivation:
+    """A catalog activation on NumPy arrays: call it for f(x); ``.derivative``, ``.backward``.
+
+    Attributes:
+        activation: the catalog entry (``relukit.get(name)``) whose math this runs.
+    """
+
+    def __init__(self, activation: Activation, doc: str):
+        self.activation = activation
+        self.__name__ = self.__qualname__ = activation.name
+        self.__module__ = "relukit"
+        self.__doc__ = activation.docstring_core() + "\n\n" + inspect.cleandoc(doc)
+        names = [p.name for p in activation.params]
+        P = inspect.Parameter
+        params = [P("x", P.POSITIONAL_OR_KEYWORD)]
+        params += [
+            P(p.name, P.POSITIONAL_OR_KEYWORD, default=P.empty if p.kind == "weight" else p.default)
+            for p in activation.params
+        ]
+        params += self._extra_keywords()
+        params.append(P("out", P.KEYWORD_ONLY, default=None))
+        self.__signature__ = inspect.Signature(params)
+        self._names = names
+
+    def __repr__(self) -> str:
+        return f"<relukit.{self.activation.name}: NumPy {self.activation.title}>"
+
+    # --- argument handling ----------------------------------------------------------------
+
+    def _extra_keywords(self) -> list[inspect.Parameter]:
+        return []
+
+    def _params(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        if len(args) > len(self._names):
+            raise TypeError(
+                f"{self.activation.name} takes at most {len(self._names) + 1} positional "
+                f"arguments ({len(args) + 1} given)"
+            )
+        params = dict(zip(self._names, args, strict=False))
+        for key in kwargs:
+            if key in params:
+                raise TypeError(f"{self.activation.name} got multiple values for {key!r}")
+        params.update(kwargs)
+        return self.activation.check_params(**params)
+
+    def _prepare(self, x, args, kwargs):
+        """(x as array, compute dtype, result dtype, params rounded to the compute dtype)."""
+        x = as_real_array(x, "x")
+        params = self._params(args, kwargs)
+        cdtype = compute_dtype(self.activation, x.dtype)
+        rdtype = result_dtype(self.activation, x.dtype)
+        params = {k: cdtype.type(v) if isinstance(v, float) else v for k, v in params.items()}
+        return x, cdtype, rdtype, params
+
+    # --- the three entry points -----------------------------------------------------------
+
+    def __call__(self, x, *args, out=None, **kwargs):
+        x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
+        if x.dtype.kind in "biu" and self.activation.name == "relu":
+            cdtype = rdtype = x.dtype  # ReLU of integers stays exact in the integer dtype
+        fn = self.activation.forward
+        return _run(
+            lambda v, out=None: fn(ns, v, **params, out=out),
+            x,
+            cdtype,
+            rdtype,
+            out,
+            not self.activation.piecewise_linear,
+        )
+
+    def derivative(self, x, *args, out=None, **kwargs):
+        """f'(x) elementwise, the kink rule applied; same arguments as the function itself."""
+        x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
+        fn = self.activation.derivative
+        return _run(
+            lambda v, out=None: fn(ns, v, **params, out=out),
+            x,
+            cdtype,
+            rdtype,
+            out,
+            not self.activation.piecewise_linear,
+        )
+
+    def backward(self, grad_output, x, *args, **kwargs):
+        """The input gradient ``grad_output · f'(x)`` (vector–Jacobian product).
+
+        Args:
+            grad_output: the gradient of the loss with respect to f(x); same shape as x.
+            x: the input f was evaluated at; then the parameters, as for the function.
+        """
+        x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
+        g = _check_grad(grad_output, x.shape)
+        with np.errstate(all="ignore"):
+            gx = self._input_grad(
+                g.astype(cdtype, copy=False), x.astype(cdtype, copy=False), params
+            )
+        gx = np.asarray(gx).astype(rdtype, copy=False)
+        return gx[()] if x.ndim == 0 else gx
+
+    def _input_grad(self, g, x, params):
+        a = self.activation
+        if a.nonpositive_slope is not None:
+            # Piecewise linear: grad·f' is one select (x > 0: g, else slope·g), 3 passes instead
+            # of 4 for grad * derivative(x); the select carries the kink rule and NaN.
+            slope = a.nonpositive_slope(**params)
+            if isinstance(slope, np.ndarray) or slope != 0:
+                return ns.select_positive(x, g, slope * g)
+            return ns.select_positive(x, g, 0.0)
+        d = a.derivative(ns, x, **params)
+        return np.multiply(g, d, out=d)
+
+
+def _check_grad(grad_output, shape) -> np.ndarray:
+    g = as_real_array(grad_output, "grad_output")
+    if g.shape != shape:
+        raise ValueError(f"grad_output must have the shape of x, {shape}; got {g.shape}")
+    return g
+
+
+class NumpyPReLU(NumpyActivation):
+    """PReLU on NumPy arrays: the weight broadcasts along ``axis`` (default 1, channels-first)."""
+
+    def _extra_keywords(self):
+        return [inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=1)]
+
+    def _prepare(self, x, args, kwargs):
+        axis = kwargs.pop("axis", 1)
+        x, cdtype, rdtype, params = super()._prepare(x, args, kwargs)
+        if "weight" not in params:
+            raise TypeError("prelu missing required argument 'weight'")
+        weight = as_real_array(params["weight"], "weight")
+        params["weight"] = self._shape_weight(weight.astype(cdtype), x, axis)
+        return x, cdtype, rdtype, params
+
+    @staticmethod
+    def _shape_weight(weight: np.ndarray, x: np.ndarray, axis) -> np.ndarray:
+        if weight.ndim > 1:
+            raise ValueError(f"weight must be a scalar or 1-D array, got shape {weight.shape}")
+        if weight.size == 1:
+            return weight.reshape(())
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis must be an int, got {axis!r}")
+        if not -x.ndim <= axis < x.ndim:
+            raise ValueError(
+                f"axis {axis} is out of range for x with {x.ndim} dimensions; a weight of "
+                f"{weight.size} slopes needs a channel axis"
+            )
+        channels = x.shape[axis]
+        if weight.size != channels:
+            raise ValueError(
+                f"weight has {weight.size} slopes but x has {channels} channels along axis "
+                f"{axis}; weight must have size 1 or {channels}"
+            )
+        shape = [1] * x.ndim
+        shape[axis] = channels
+        return weight.reshape(shape)
+
+    def backward(self, grad_output, x, *args, **kwargs):
+        """``(grad_input, grad_weight)``; grad_weight is reduced to the weight's shape."""
+        weight = as_real_array(args[0] if args else kwargs.get("weight"), "weight")
+        x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
+        g = _check_grad(grad_output, x.shape).astype(cdtype, copy=False)
+        xc = x.astype(cdtype, copy=False)
+        w = params["weight"]
+        with np.errstate(all="ignore"):
+            gx = self._input_grad(g, xc, params)
+            dw = g * self.activation.weight_derivative(ns, xc)
+            axes = tuple(i for i in range(x.ndim) if w.ndim == 0 or w.shape[i] == 1)
+            gw = dw.sum(axis=axes).reshape(weight.shape)
+        gx = np.asarray(gx).astype(rdtype, copy=False)
+        gw_dtype = weight.dtype if weight.dtype.kind == "f" else rdtype
+        return (gx[()] if x.ndim == 0 else gx), gw.astype(gw_dtype)
