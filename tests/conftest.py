@@ -1,12 +1,4 @@
-"""Test-suite settings shared by every test module.
-
-Keras reads KERAS_BACKEND once, at import: CI runs the Keras tests on the torch backend, and a
-caller may choose jax or tensorflow by setting the variable before pytest starts.
-"""
-
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
+"""Hypothesis settings for the test suite (KERAS_BACKEND is set by the root conftest.py)."""
 
 from hypothesis import settings
 

@@ -81,6 +81,9 @@ def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bo
     """Evaluate the elementwise ``fn(x, out=...)`` in ``cdtype``, delivering ``rdtype``."""
     if out is not None:
         out = _check_out(out, x.shape, rdtype)
+    if x.ndim == 0:  # NumPy turns 0-d results into scalars; the namespace assigns into arrays
+        r = _run(fn, x.reshape(1), cdtype, rdtype, None if out is None else out.reshape(1), blocked)
+        return out if out is not None else r.reshape(())[()]
     with np.errstate(all="ignore"):  # specials are handled explicitly by the catalog's math
         contiguous = x.flags.c_contiguous and (out is None or out.flags.c_contiguous)
         if blocked and contiguous and x.size > 2 * _BLOCK:
@@ -99,8 +102,7 @@ def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bo
         if out is not None:
             np.copyto(out, r, casting="unsafe")
             return out
-    r = np.asarray(r).astype(rdtype, copy=False)
-    return r[()] if x.ndim == 0 else r
+    return np.asarray(r).astype(rdtype, copy=False)
 
 
 class NumpyActivation:
@@ -161,7 +163,7 @@ class NumpyActivation:
 
     def __call__(self, x, *args, out=None, **kwargs):
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
-        if x.dtype.kind in "biu" and self.activation.name == "relu":
+        if x.dtype.kind in "biu" and self.activation.keeps_integers:
             cdtype = rdtype = x.dtype  # ReLU of integers stays exact in the integer dtype
         fn = self.activation.forward
         return _run(
@@ -195,11 +197,14 @@ class NumpyActivation:
         """
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
         g = _check_grad(grad_output, x.shape)
+        shape = x.shape or (1,)  # 0-d: computed as shape (1,), see _run
         with np.errstate(all="ignore"):
             gx = self._input_grad(
-                g.astype(cdtype, copy=False), x.astype(cdtype, copy=False), params
+                g.astype(cdtype, copy=False).reshape(shape),
+                x.astype(cdtype, copy=False).reshape(shape),
+                params,
             )
-        gx = np.asarray(gx).astype(rdtype, copy=False)
+        gx = np.asarray(gx).astype(rdtype, copy=False).reshape(x.shape)
         return gx[()] if x.ndim == 0 else gx
 
     def _input_grad(self, g, x, params):
@@ -264,14 +269,15 @@ class NumpyPReLU(NumpyActivation):
         """``(grad_input, grad_weight)``; grad_weight is reduced to the weight's shape."""
         weight = as_real_array(args[0] if args else kwargs.get("weight"), "weight")
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
-        g = _check_grad(grad_output, x.shape).astype(cdtype, copy=False)
-        xc = x.astype(cdtype, copy=False)
+        shape = x.shape or (1,)  # 0-d: computed as shape (1,), see _run
+        g = _check_grad(grad_output, x.shape).astype(cdtype, copy=False).reshape(shape)
+        xc = x.astype(cdtype, copy=False).reshape(shape)
         w = params["weight"]
         with np.errstate(all="ignore"):
             gx = self._input_grad(g, xc, params)
             dw = g * self.activation.weight_derivative(ns, xc)
-            axes = tuple(i for i in range(x.ndim) if w.ndim == 0 or w.shape[i] == 1)
+            axes = tuple(i for i in range(xc.ndim) if w.ndim == 0 or w.shape[i] == 1)
             gw = dw.sum(axis=axes).reshape(weight.shape)
-        gx = np.asarray(gx).astype(rdtype, copy=False)
+        gx = np.asarray(gx).astype(rdtype, copy=False).reshape(x.shape)
         gw_dtype = weight.dtype if weight.dtype.kind == "f" else rdtype
         return (gx[()] if x.ndim == 0 else gx), gw.astype(gw_dtype)

@@ -18,16 +18,18 @@ _CUBIC = _dd.const(0.044715, 2.1960211427085595e-18)
 
 
 def _exact(ns, x, *, out=None):
-    # f(x) = x·Φ(x). Clipping below keeps f(-inf) = 0 instead of -inf·0; above, Φ(x) = 1.
-    xl = ns.maximum(x, -_EXACT_CLIP)
-    return ns.multiply(xl, ns.ndtr(xl), out=out)
+    # f(x) = x·Φ(x). Clipping below keeps f(-inf) = 0 instead of -inf·0; above 40, Φ(x) = 1.
+    # Φ = Φ_m·2^-k: multiply first, scale last, so a subnormal result is rounded only once.
+    cdf, _, k = ns.gaussian(ns.clip(x, -_EXACT_CLIP, _EXACT_CLIP))
+    return ns.ldexp(ns.maximum(x, -_EXACT_CLIP) * cdf, k, out=out)
 
 
 def _exact_derivative(ns, x, *, out=None):
     # f'(x) = Φ(x) + x·φ(x): both terms are accurate in relative terms, and in the left tail the
     # second dominates (Φ ≈ φ/|x|), so the sum only cancels near its zero at x ≈ -0.7518.
     xc = ns.clip(x, -_EXACT_CLIP, _EXACT_CLIP)
-    return ns.add(ns.ndtr(xc), xc * ns.normal_pdf(xc), out=out)
+    cdf, pdf, k = ns.gaussian(xc)
+    return ns.ldexp(cdf + xc * pdf, k, out=out)
 
 
 def _tanh_argument(ns, x):
@@ -46,35 +48,37 @@ def _tanh_argument(ns, x):
 
 
 def _tanh_sigmoids(ns, x):
-    """s = σ(2u) and 1 − s, both without cancellation and without overflow.
+    """``(s_m, k, 1 − s)`` with s = σ(2u) = s_m·2⁻ᵏ, without cancellation or overflow.
 
-    0.5·(1 + tanh(u)) = σ(2u); with e = exp(-|2u|) ≤ 1 both σ(2u) and 1 − σ(2u) are e/(1+e) or
-    1/(1+e). exp(-(hi + lo)) = exp(-hi)·(1 - lo) to first order, which is exact enough: |lo| is
-    below 2⁻⁵² |hi|.
+    0.5·(1 + tanh(u)) = σ(2u); with e = exp(−|2u|) ≤ 1, σ(2u) and 1 − σ(2u) are each e/(1+e)
+    or 1/(1+e). e = m·2⁻ᵏ is kept scaled (k > 0 only where e is subnormal) so that callers
+    multiply first and round into the subnormal range once, with ``ns.ldexp``.
     """
     arg, arg_lo = _tanh_argument(ns, x)
     positive = arg >= 0
-    e = ns.exp(-ns.abs(arg)) * (1.0 - ns.where(positive, arg_lo, -arg_lo))
+    m, k = ns.exp_neg(ns.abs(arg), ns.where(positive, arg_lo, -arg_lo))
+    e = ns.ldexp(m, k)
     r = 1.0 / (1.0 + e)
-    er = e * r
-    return ns.where(positive, r, er), ns.where(positive, er, r)
+    s_m = ns.where(positive, r, m * r)
+    k_s = k if isinstance(k, int) else ns.where(positive, 0.0, k)
+    return s_m, k_s, ns.where(positive, e * r, r)
 
 
 def _tanh(ns, x, *, out=None):
     # f(x) = 0.5·x·(1 + tanh(u)) = x·σ(2u), u = √(2/π)(x + 0.044715x³).
     xc = ns.clip(x, -_TANH_CLIP, _TANH_CLIP)
-    s, _ = _tanh_sigmoids(ns, xc)
-    return ns.multiply(ns.maximum(x, -_TANH_CLIP), s, out=out)
+    s_m, k, _ = _tanh_sigmoids(ns, xc)
+    return ns.ldexp(ns.maximum(x, -_TANH_CLIP) * s_m, k, out=out)
 
 
 def _tanh_derivative(ns, x, *, out=None):
     # f'(x) = s + x·s·(1 − s)·2u'(x), 2u'(x) = 2√(2/π)(1 + 3·0.044715x²), s = σ(2u):
     # computed through the sigmoid so 1 + tanh never cancels in the left tail.
     xc = ns.clip(x, -_TANH_CLIP, _TANH_CLIP)
-    s, one_minus_s = _tanh_sigmoids(ns, xc)
-    k = _TWO_SQRT_2_OVER_PI[0]
-    slope = k + (3.0 * k * _CUBIC[0]) * (xc * xc)
-    return ns.multiply(s, 1.0 + xc * one_minus_s * slope, out=out)
+    s_m, k, one_minus_s = _tanh_sigmoids(ns, xc)
+    two_k = _TWO_SQRT_2_OVER_PI[0]
+    slope = two_k + (3.0 * two_k * _CUBIC[0]) * (xc * xc)
+    return ns.ldexp(s_m * (1.0 + xc * one_minus_s * slope), k, out=out)
 
 
 def forward(ns, x, approximate="none", *, out=None):

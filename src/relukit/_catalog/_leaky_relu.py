@@ -7,6 +7,8 @@ from ._spec import Activation, Param, Spelling
 
 def forward(ns, x, negative_slope=0.01, *, out=None):
     # where, not maximum(x, slope·x): the latter is wrong for slope > 1 (MLX, Keras numpy backend).
+    if negative_slope == 0:  # the limit at -inf is 0, but 0·(-inf) would be NaN
+        return ns.maximum(x, 0, out=out)
     return ns.where(x > 0, x, negative_slope * x, out=out)
 
 

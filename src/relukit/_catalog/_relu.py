@@ -40,5 +40,6 @@ RELU = Activation(
         Spelling("TensorFlow", "tf.nn.relu(features)"),
     ),
     piecewise_linear=True,
+    keeps_integers=True,
     nonpositive_slope=lambda: 0.0,
 )

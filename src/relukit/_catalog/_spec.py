@@ -98,6 +98,8 @@ class Activation:
         weight_derivative: PReLU only: ``weight_derivative(ns, x)`` → ∂f/∂a elementwise.
         nonpositive_slope: piecewise-linear entries only: ``nonpositive_slope(**params)`` → the
             slope for x ≤ 0, so backends can compute ``grad·f'`` as one select.
+        keeps_integers: integer and bool inputs keep their dtype (ReLU: max(0, x) is exact in
+            them); every other activation promotes them to floating point.
         formula: f in LaTeX.
         derivative_formula: f' in LaTeX.
         kink: the derivative at the kink under relukit's rule (``x ≤ 0`` branch), as text.
@@ -122,6 +124,7 @@ class Activation:
     piecewise_linear: bool
     weight_derivative: ActivationFn | None = None
     nonpositive_slope: ActivationFn | None = None
+    keeps_integers: bool = False
     notes: tuple[str, ...] = field(default=())
 
     @property

@@ -1,0 +1,307 @@
+"""The shared case table (relukit's OpInfo): one entry per activation × parameter sample.
+
+Each ``Case`` carries independent references — mpmath formulas typed here from the papers, not
+from relukit's code — plus the exact special values, the kink, the accepted error in ulps, and the
+textbook NumPy formula that benchmarks use as their baseline. Every backend's tests parametrize
+over ``CASES``; ``test_numpy_api.py::test_every_catalog_entry_has_cases`` keeps the table and the
+catalog in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath as mp
+import numpy as np
+from scipy import special
+
+import relukit
+
+mp.mp.dps = 50
+
+INF = math.inf
+NAN = math.nan
+
+# Accepted error, in units in the last place of the result's dtype (DESIGN.md §1, issue #2).
+ULPS = {"float16": 1.0, "float32": 1.0, "float64": 4.0}
+
+# (rtol, atol) for comparing two backends' results of the same dtype (torch or Keras vs NumPy,
+# or against torch.nn.functional away from kinks).
+TOLERANCES = {
+    "float64": (1e-10, 1e-12),
+    "float32": (2e-6, 1e-6),
+    "float16": (2e-3, 1e-3),
+    "bfloat16": (1.6e-2, 1e-2),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One activation with one parameter sample.
+
+    Attributes:
+        activation: the catalog entry.
+        params: keyword parameters (PReLU: ``{"weight": a}`` with a scalar slope).
+        value: mpmath reference f(x; params).
+        derivative: mpmath reference f'(x; params) away from kinks.
+        derivative_scale: mpmath magnitude of the terms f' sums, where f' crosses zero
+            (GELU near x ≈ −0.75); ulp errors of f' are measured against it. ``None``: |f'|.
+        specials: ``(x, f(x), f'(x))`` triples that must hold exactly.
+        kinks: points where f' jumps; there f' must equal ``kink_derivative`` exactly.
+        kink_derivative: f' at the kinks (the ``x ≤ 0`` branch).
+        textbook: the formula people type, in NumPy (the benchmarks' baseline).
+        textbook_derivative: the textbook f'.
+    """
+
+    activation: relukit.Activation
+    params: dict[str, Any]
+    value: Callable[..., Any]
+    derivative: Callable[..., Any]
+    specials: tuple[tuple[float, float, float], ...]
+    textbook: Callable[..., np.ndarray]
+    textbook_derivative: Callable[..., np.ndarray]
+    kinks: tuple[float, ...] = ()
+    kink_derivative: float | None = None
+    derivative_scale: Callable[..., Any] | None = None
+    monotone: bool = False
+    lower_bound: float | None = None
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        inner = ",".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.activation.name}({inner})"
+
+    @property
+    def name(self) -> str:
+        return self.activation.name
+
+    def numpy_fn(self):
+        """relukit's NumPy function for this case (the reference other backends compare to)."""
+        return getattr(relukit, self.activation.name)
+
+
+def _nan_triple():
+    return (NAN, NAN, NAN)
+
+
+# --- piecewise linear --------------------------------------------------------------------------
+
+
+def _piecewise_linear(activation, slope: float, params: dict) -> Case:
+    def value(x, **_):
+        return x if x > 0 else mp.mpf(slope) * x
+
+    def derivative(x, **_):
+        return mp.mpf(1) if x > 0 else mp.mpf(slope)
+
+    left_inf = -INF * slope if slope != 0 else 0.0
+    return Case(
+        activation=activation,
+        params=params,
+        value=value,
+        derivative=derivative,
+        specials=(
+            (INF, INF, 1.0),
+            (-INF, left_inf, slope),
+            (0.0, 0.0, slope),
+            (-0.0, 0.0, slope),
+            _nan_triple(),
+        ),
+        kinks=(0.0,),
+        kink_derivative=slope,
+        textbook=lambda x, **p: np.where(x > 0, x, slope * x),
+        textbook_derivative=lambda x, **p: np.where(x > 0, 1.0, slope),
+        monotone=slope >= 0,
+        lower_bound=0.0 if slope == 0 else None,
+    )
+
+
+def _relu_cases():
+    case = _piecewise_linear(relukit.get("relu"), 0.0, {})
+    return [
+        dataclasses.replace(
+            case,
+            textbook=lambda x, **p: np.maximum(0, x),
+            textbook_derivative=lambda x, **p: (x > 0).astype(x.dtype),
+        )
+    ]
+
+
+def _leaky_cases():
+    return [
+        _piecewise_linear(relukit.get("leaky_relu"), s, {"negative_slope": s})
+        for s in (0.01, 0.2, 1.5, -0.5, 0.0)
+    ]
+
+
+def _prelu_cases():
+    return [_piecewise_linear(relukit.get("prelu"), a, {"weight": a}) for a in (0.25, -0.1, 2.0)]
+
+
+# --- ELU ---------------------------------------------------------------------------------------
+
+
+def _elu_case(alpha: float) -> Case:
+    def value(x, **_):
+        return x if x > 0 else mp.mpf(alpha) * mp.expm1(x)
+
+    def derivative(x, **_):
+        return mp.mpf(1) if x > 0 else mp.mpf(alpha) * mp.exp(x)
+
+    return Case(
+        activation=relukit.get("elu"),
+        params={"alpha": alpha},
+        value=value,
+        derivative=derivative,
+        specials=((INF, INF, 1.0), (-INF, -alpha, 0.0), (0.0, 0.0, alpha), _nan_triple()),
+        kinks=(0.0,) if alpha != 1.0 else (),
+        kink_derivative=alpha,
+        textbook=lambda x, **p: np.where(x > 0, x, alpha * (np.exp(x) - 1)),
+        textbook_derivative=lambda x, **p: np.where(x > 0, 1.0, alpha * np.exp(x)),
+        monotone=alpha >= 0,
+        lower_bound=-alpha if alpha >= 0 else None,
+    )
+
+
+def _elu_cases():
+    return [_elu_case(a) for a in (1.0, 0.5, 2.0, -0.5)]
+
+
+# --- GELU --------------------------------------------------------------------------------------
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+_FAR = 1e4  # beyond |x| = 1e4, Φ(x) differs from 0 or 1 by less than exp(-5e7)
+
+
+def _gelu_exact_cases():
+    def value(x, **_):
+        if abs(x) > _FAR:
+            return x if x > 0 else mp.mpf(0)
+        return x * mp.ncdf(x)
+
+    def derivative(x, **_):
+        if abs(x) > _FAR:
+            return mp.mpf(1 if x > 0 else 0)
+        return mp.ncdf(x) + x * mp.npdf(x)
+
+    def scale(x, **_):
+        if abs(x) > _FAR:
+            return mp.mpf(1 if x > 0 else 0)
+        return abs(mp.ncdf(x)) + abs(x * mp.npdf(x))
+
+    def textbook(x, **_):
+        return x * 0.5 * (1 + special.erf(x / np.sqrt(2)))
+
+    def textbook_derivative(x, **_):
+        return 0.5 * (1 + special.erf(x / np.sqrt(2))) + x * np.exp(-0.5 * x * x) / np.sqrt(
+            2 * np.pi
+        )
+
+    return Case(
+        activation=relukit.get("gelu"),
+        params={"approximate": "none"},
+        value=value,
+        derivative=derivative,
+        derivative_scale=scale,
+        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
+        textbook=textbook,
+        textbook_derivative=textbook_derivative,
+    )
+
+
+def _gelu_tanh_cases():
+    k = mp.sqrt(2 / mp.pi)
+    c = mp.mpf("0.044715")
+
+    def u(x):
+        return k * (x + c * x**3)
+
+    # 1 ± tanh(u) cancel in the tails beyond any fixed precision; 1 + tanh(u) = 2/(1 + e^(-2u))
+    # and 1 - tanh(u)² = 4e^(-2u)/(1 + e^(-2u))² are the same reals without the cancellation.
+    def one_plus_tanh(x):
+        return 2 / (1 + mp.exp(-2 * u(x)))
+
+    def one_minus_tanh_sq(x):
+        e = mp.exp(-2 * abs(u(x)))
+        return 4 * e / (1 + e) ** 2
+
+    def value(x, **_):
+        return x / 2 * one_plus_tanh(x)
+
+    def terms(x):
+        return one_plus_tanh(x) / 2, x / 2 * one_minus_tanh_sq(x) * k * (1 + 3 * c * x * x)
+
+    def derivative(x, **_):
+        a, b = terms(x)
+        return a + b
+
+    def scale(x, **_):
+        a, b = terms(x)
+        return abs(a) + abs(b)
+
+    def textbook(x, **_):
+        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+
+    def textbook_derivative(x, **_):
+        t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+
+    return Case(
+        activation=relukit.get("gelu"),
+        params={"approximate": "tanh"},
+        value=value,
+        derivative=derivative,
+        derivative_scale=scale,
+        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
+        textbook=textbook,
+        textbook_derivative=textbook_derivative,
+    )
+
+
+_BUILDERS = {
+    "relu": _relu_cases,
+    "leaky_relu": _leaky_cases,
+    "prelu": _prelu_cases,
+    "elu": _elu_cases,
+    "gelu": lambda: [_gelu_exact_cases(), _gelu_tanh_cases()],
+}
+
+CASES: list[Case] = [case for a in relukit.catalog for case in _BUILDERS[a.name]()]
+CASE_IDS = [c.id for c in CASES]
+BUILT_FOR = frozenset(_BUILDERS)
+
+
+def default_case(name: str) -> Case:
+    """The case whose parameters are the activation's defaults (PReLU: slope 0.25)."""
+    activation = relukit.get(name)
+    defaults = dict(activation.defaults)
+    for case in CASES:
+        if case.name == name and all(case.params.get(k) == v for k, v in defaults.items()):
+            return case
+    raise LookupError(name)
+
+
+def call(case: Case, fn, *args, **extra):
+    """Call a backend's function on ``args`` with the case's parameters spelled as keywords."""
+    return fn(*args, **case.params, **extra)
+
+
+def sample_points(dtype, n: int = 160) -> np.ndarray:
+    """Log-spaced magnitudes of both signs across dtype's range, plus 0 and the tails of interest.
+
+    Includes subnormals, and dense coverage of [-40, 40] where GELU and ELU bend and where
+    GELU's left tail underflows (x ≈ −38.5 in float64, −14 in float32).
+    """
+    info = np.finfo(dtype)
+    lo = math.log10(float(info.smallest_subnormal)) + 0.5
+    hi = math.log10(float(info.max)) - 0.5
+    mags = np.concatenate([np.logspace(lo, hi, n), np.linspace(0.01, 40, 4 * n)])
+    xs = np.concatenate([mags, -mags, [0.0]]).astype(dtype)
+    return np.unique(xs[np.isfinite(xs)])
