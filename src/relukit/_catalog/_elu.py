@@ -6,15 +6,16 @@ from ._spec import Activation, Param, Spelling
 
 
 def forward(ns, x, alpha=1.0, *, out=None):
-    # expm1, never exp(x) - 1: the latter is 19% wrong at x = -1e-7 (TF, MLX). The inner
-    # minimum keeps the unused branch finite, so no overflow and no inf·0 in gradients (JAX).
-    return ns.where(x > 0, x, alpha * ns.expm1(ns.minimum(x, 0)), out=out)
+    # expm1, never exp(x) - 1: the latter is 19% wrong at x = -1e-7 (TF, MLX). max(x, 0) +
+    # alpha·expm1(min(x, 0)) is exact (one term is exactly 0), and the inner minimum keeps the
+    # unused branch finite, so no overflow and no inf·0 in gradients (JAX's habit).
+    return ns.add(ns.maximum(x, 0), alpha * ns.expm1(ns.minimum(x, 0)), out=out)
 
 
 def derivative(ns, x, alpha=1.0, *, out=None):
     # f'(x) = 1 for x > 0, else alpha·exp(x) (kink rule: f'(0) = alpha); NaN stays NaN
     # because minimum propagates it into the selected branch.
-    return ns.where(x > 0, 1.0, alpha * ns.exp(ns.minimum(x, 0)), out=out)
+    return ns.select_positive(x, 1.0, alpha * ns.exp(ns.minimum(x, 0)), out=out)
 
 
 ELU = Activation(

@@ -33,17 +33,19 @@ def _exact_derivative(ns, x, *, out=None):
 
 
 def _tanh_argument(ns, x):
-    """2u(x) = 2√(2/π)(x + 0.044715x³) as a double-double (hi, lo)."""
+    """2u(x) = 2√(2/π)(x + 0.044715x³) as a double-double (hi, lo) in an exact namespace."""
     c_hi, c_lo, c_split = _CUBIC
     k_hi, k_lo, k_split = _TWO_SQRT_2_OVER_PI
-    sq, sq_lo = _dd.two_prod(x, x)
-    cube, cube_lo = _dd.two_prod(sq, x)
+    if not ns.exact:  # plain float64 is ~1e-13 relative: enough for float32 results
+        return k_hi * (x + c_hi * (x * x * x)), 0.0
+    sq, sq_lo = ns.two_prod(x, x)
+    cube, cube_lo = ns.two_prod(sq, x)
     cube_lo = cube_lo + sq_lo * x
-    term, term_lo = _dd.two_prod(cube, c_hi, c_split)
+    term, term_lo = ns.two_prod(cube, c_hi, c_split)
     term_lo = term_lo + (c_hi * cube_lo + c_lo * cube)
-    inner, inner_lo = _dd.two_sum(x, term)
+    inner, inner_lo = ns.two_sum(x, term)
     inner_lo = inner_lo + term_lo
-    arg, arg_lo = _dd.two_prod(inner, k_hi, k_split)
+    arg, arg_lo = ns.two_prod(inner, k_hi, k_split)
     return arg, arg_lo + (k_hi * inner_lo + k_lo * inner)
 
 
@@ -56,12 +58,15 @@ def _tanh_sigmoids(ns, x):
     """
     arg, arg_lo = _tanh_argument(ns, x)
     positive = arg >= 0
-    m, k = ns.exp_neg(ns.abs(arg), ns.where(positive, arg_lo, -arg_lo))
+    # exp(-|hi + lo|) = exp(-(|hi| + sign(hi)·lo)); lo is a plain 0 in the wide namespace.
+    m, k = ns.exp_neg(ns.abs(arg), ns.select(positive, arg_lo, -arg_lo) if ns.exact else 0.0)
     e = ns.ldexp(m, k)
     r = 1.0 / (1.0 + e)
-    s_m = ns.where(positive, r, m * r)
-    k_s = k if isinstance(k, int) else ns.where(positive, 0.0, k)
-    return s_m, k_s, ns.where(positive, e * r, r)
+    # Branch-free exact selections (np.where mispredicts on random signs): the scaled m may
+    # exceed 1, so s_m selects arithmetically; e ≤ 1, so maximum picks 1 − s's factor.
+    s_m = r * ns.select(positive, 1.0, m)
+    k_s = k if isinstance(k, int) else k * (1 - positive)
+    return s_m, k_s, r * ns.maximum(e, 1 - positive)
 
 
 def _tanh(ns, x, *, out=None):

@@ -6,10 +6,11 @@ from ._spec import Activation, Param, Spelling
 
 
 def forward(ns, x, negative_slope=0.01, *, out=None):
-    # where, not maximum(x, slope·x): the latter is wrong for slope > 1 (MLX, Keras numpy backend).
+    # max(x, 0) + slope·min(x, 0) is exact (one term is exactly 0) for every real slope, unlike
+    # maximum(x, slope·x), which is wrong for slope > 1 (MLX, Keras' numpy backend).
     if negative_slope == 0:  # the limit at -inf is 0, but 0·(-inf) would be NaN
         return ns.maximum(x, 0, out=out)
-    return ns.where(x > 0, x, negative_slope * x, out=out)
+    return ns.add(ns.maximum(x, 0), negative_slope * ns.minimum(x, 0), out=out)
 
 
 def derivative(ns, x, negative_slope=0.01, *, out=None):

@@ -7,7 +7,8 @@ from ._spec import Activation, Param, Spelling
 
 def forward(ns, x, weight, *, out=None):
     # ``weight`` arrives already shaped to broadcast against x along the channel axis.
-    return ns.where(x > 0, x, weight * x, out=out)
+    # max(x, 0) + a·min(x, 0): exact, one term is exactly 0 (see leaky_relu).
+    return ns.add(ns.maximum(x, 0), weight * ns.minimum(x, 0), out=out)
 
 
 def derivative(ns, x, weight, *, out=None):
