@@ -29,7 +29,9 @@ PRELU = Activation(
             "weight",
             "weight",
             None,
-            "the learned slopes: one value, or one per channel along the channel axis",
+            "the learned slopes: one value, or one per channel along the channel axis "
+            "(initialised at 0.25 by PyTorch and by relukit's layers)",
+            initial=0.25,
         ),
     ),
     forward=forward,

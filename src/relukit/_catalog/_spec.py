@@ -26,6 +26,7 @@ class Param:
         default: the default, PyTorch's; ``None`` for a weight.
         doc: one line for docstrings and ``relukit info``.
         choices: the accepted values of a ``"choice"`` parameter.
+        initial: a weight's conventional initial value (PReLU: 0.25, He et al. and PyTorch).
     """
 
     name: str
@@ -33,6 +34,7 @@ class Param:
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
+    initial: float | None = None
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised, or raise an error that names this parameter.
@@ -131,6 +133,11 @@ class Activation:
     def defaults(self) -> Mapping[str, Any]:
         """The parameters' defaults (weights excluded), PyTorch's."""
         return {p.name: p.default for p in self.params if p.kind != "weight"}
+
+    @property
+    def example_params(self) -> dict[str, Any]:
+        """Defaults plus each weight at its initial value: a complete, typical parameter set."""
+        return {p.name: p.initial if p.kind == "weight" else p.default for p in self.params}
 
     def param(self, name: str) -> Param:
         """The parameter called ``name``; ``KeyError`` listing the known ones otherwise."""

@@ -1,0 +1,131 @@
+"""The ``relukit`` command line (also ``python -m relukit``).
+
+``relukit info`` prints the catalog: every activation's formula, defaults, kink rule and how the
+other frameworks spell it, then a value table like the seed's. ``relukit info NAME`` shows one
+activation in full. Everything printed is read from the catalog and computed by the NumPy API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+
+import relukit
+
+# The seed's inputs: relu of [-3, -0.7, 0, 1.2, 5] is [0, 0, 0, 1.2, 5].
+SEED_INPUTS = (-3.0, -0.7, 0.0, 1.2, 5.0)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(row.rstrip() for row in [line, rule, *body])
+
+
+def _variants(activation: relukit.Activation) -> list[dict]:
+    """The example parameters, plus one variant per other value of a choice parameter."""
+    base = activation.example_params
+    out = [base]
+    for p in activation.params:
+        out += [{**base, p.name: c} for c in p.choices if c != base[p.name]]
+    return out
+
+
+def _label(activation: relukit.Activation, params: dict) -> str:
+    inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return f"{activation.name}({inner})"
+
+
+def value_table(activations: Sequence[relukit.Activation], *, derivatives: bool = False) -> str:
+    """f (and f') at the seed's inputs for each activation and parameter variant."""
+    x = np.array(SEED_INPUTS)
+    rows = []
+    for a in activations:
+        fn = getattr(relukit, a.name)
+        for params in _variants(a):
+            rows.append([_label(a, params), "f", *map(_fmt, fn(x, **params))])
+            if derivatives:
+                rows.append(["", "f'", *map(_fmt, fn.derivative(x, **params))])
+    return _table(["activation", "", *map(_fmt, SEED_INPUTS)], rows)
+
+
+def catalog_table() -> str:
+    rows = []
+    for a in relukit.catalog:
+        defaults = ", ".join(f"{k}={v!r}" for k, v in a.example_params.items()) or "-"
+        rows.append([a.name, a.title, defaults, a.kink])
+    return _table(["name", "title", "defaults", "kink rule (x <= 0 branch)"], rows)
+
+
+def describe(activation: relukit.Activation) -> str:
+    wrap = textwrap.TextWrapper(width=100, subsequent_indent="    ")
+    lines = [
+        f"{activation.title} ({activation.name})",
+        "",
+        f"formula:     {activation.formula}",
+        f"derivative:  {activation.derivative_formula}",
+        f"kink rule:   {activation.kink}",
+        f"special:     {activation.special_values}",
+    ]
+    if activation.params:
+        lines += ["", "parameters (defaults are PyTorch's):"]
+        for p in activation.params:
+            default = f"initial {p.initial!r}" if p.kind == "weight" else f"default {p.default!r}"
+            lines.append(wrap.fill(f"  {p.name} ({default}): {p.doc}"))
+    lines += ["", "how other frameworks spell it:"]
+    for s in activation.spellings:
+        lines.append(wrap.fill(f"  {s.framework}: {s.api}"))
+        if s.differs:
+            lines.append(wrap.fill(f"    differs: {s.differs}"))
+    lines += ["", "references:", *(wrap.fill(f"  {r}") for r in activation.references)]
+    for note in activation.notes:
+        lines += ["", wrap.fill(note)]
+    lines += ["", value_table([activation], derivatives=True)]
+    return "\n".join(lines)
+
+
+def info(name: str | None) -> str:
+    if name is not None:
+        return describe(relukit.get(name))
+    frameworks = []
+    for a in relukit.catalog:
+        for s in a.spellings:
+            if s.differs:
+                frameworks.append([a.name, s.framework, s.differs])
+    return "\n\n".join(
+        [
+            "relukit catalog: the ReLU family, one contract on every backend",
+            catalog_table(),
+            "Where other frameworks differ:\n"
+            + _table(["name", "framework", "difference"], frameworks),
+            "Values at the seed's inputs:\n" + value_table(relukit.catalog),
+            "More on one activation: relukit info NAME",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relukit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_info = sub.add_parser("info", help="the activation catalog, or one activation in full")
+    p_info.add_argument(
+        "name", nargs="?", choices=[a.name for a in relukit.catalog], help="one activation"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        print(info(args.name))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
