@@ -4,4 +4,5 @@ import sys
 
 from relukit.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # also imported by pytest's doctest collection, which must not run it
+    sys.exit(main())
