@@ -62,11 +62,11 @@ def _tanh_sigmoids(ns, x):
     m, k = ns.exp_neg(ns.abs(arg), ns.select(positive, arg_lo, -arg_lo) if ns.exact else 0.0)
     e = ns.ldexp(m, k)
     r = 1.0 / (1.0 + e)
-    # Branch-free exact selections (np.where mispredicts on random signs): the scaled m may
-    # exceed 1, so s_m selects arithmetically; e ≤ 1, so maximum picks 1 − s's factor.
+    # Branch-free exact selections (np.where mispredicts on random signs); written with the
+    # namespace's select, as torch and Keras refuse arithmetic on boolean masks.
     s_m = r * ns.select(positive, 1.0, m)
-    k_s = k if isinstance(k, int) else k * (1 - positive)
-    return s_m, k_s, r * ns.maximum(e, 1 - positive)
+    k_s = k if isinstance(k, int) else ns.select(positive, 0.0, k)
+    return s_m, k_s, r * ns.select(positive, e, 1.0)
 
 
 def _tanh(ns, x, *, out=None):
