@@ -1,0 +1,130 @@
+"""Forward+backward time of relukit.torch modules against torch.nn's (issue: speed).
+
+CPU, 1e6 float32 elements by default. For each module, ``y = m(x); y.backward(g)`` is timed
+``REPS`` times, alternating relukit and torch.nn call by call so that both see the same machine
+state; medians are compared. ``Tensor.copy_`` bandwidth of the same run is printed beside every
+figure (the physical limit of elementwise work). Few-bit GELU is reported beside exact GELU.
+
+Run: ``python benchmarks/bench_torch_speed.py [n]`` → ``benchmarks/results/torch_speed.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import relukit
+import relukit.torch as rt
+
+RESULTS = Path(__file__).parent / "results"
+REPS = 400
+
+
+def copy_bandwidth(n: int, reps: int = 200) -> float:
+    """GB/s of ``dst.copy_(src)`` for n float32 (read + write bytes over the median time)."""
+    src, dst = torch.randn(n), torch.empty(n)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t)
+    return 2 * 4 * n / statistics.median(times) / 1e9
+
+
+def step(module: nn.Module, x: torch.Tensor, g: torch.Tensor) -> float:
+    t = time.perf_counter()
+    module(x).backward(g)
+    elapsed = time.perf_counter() - t
+    x.grad = None
+    for p in module.parameters():
+        p.grad = None
+    return elapsed
+
+
+def compare(ours: nn.Module, theirs: nn.Module | None, n: int) -> dict:
+    torch.manual_seed(0)
+    x = torch.randn(n, requires_grad=True)
+    g = torch.randn(n)
+    if isinstance(ours, rt.PReLU):  # one slope: any shape works
+        x = torch.randn(n // 1000, 1000, requires_grad=True)
+        g = torch.randn(n // 1000, 1000)
+    a, b = [], []
+    for _ in range(20):  # warm-up
+        step(ours, x, g)
+        if theirs is not None:
+            step(theirs, x, g)
+    for _ in range(REPS):
+        a.append(step(ours, x, g))
+        if theirs is not None:
+            b.append(step(theirs, x, g))
+    ours_us = statistics.median(a) * 1e6
+    theirs_us = statistics.median(b) * 1e6 if b else None
+    return {"relukit_us": ours_us, "torch_nn_us": theirs_us}
+
+
+def configurations():
+    for a in relukit.catalog:
+        cls = rt._modules.MODULES[a.name]
+        yield f"{cls.__name__}()", cls(), cls.torch_class()()
+    yield "LeakyReLU(-0.2)", rt.LeakyReLU(-0.2), nn.LeakyReLU(-0.2)
+    yield "ELU(alpha=0.5)", rt.ELU(0.5), nn.ELU(0.5)
+    yield "GELU('tanh')", rt.GELU("tanh"), nn.GELU("tanh")
+    try:
+        from relukit.torch import _fewbit
+    except ImportError:
+        return
+    for k in _fewbit.BITS:
+        yield f"GELU(backward_bits={k})", rt.GELU(backward_bits=k), nn.GELU()
+
+
+def main(n: int = 10**6) -> dict:
+    rows = []
+    for label, ours, theirs in configurations():
+        bw_before = copy_bandwidth(n)
+        r = compare(ours, theirs, n)
+        bw = (bw_before + copy_bandwidth(n)) / 2
+        r.update(activation=label, copy_GBps=bw)
+        r["ratio"] = r["relukit_us"] / r["torch_nn_us"] if r["torch_nn_us"] else None
+        rows.append(r)
+        print(
+            f"{label:24s} relukit {r['relukit_us']:9.1f} us  torch.nn {r['torch_nn_us']:9.1f} us"
+            f"  ratio {r['ratio']:.3f}  copy_ {bw:6.1f} GB/s",
+            flush=True,
+        )
+    result = {
+        "n": n,
+        "dtype": "float32",
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "reps": REPS,
+        "rows": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "torch_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        f"# Forward+backward, {n:.0e} float32 elements, CPU ({result['threads']} threads), "
+        f"medians of {REPS}",
+        "",
+        "Few-bit rows compare with torch.nn's exact GELU.",
+        "",
+        "| module | relukit µs | torch.nn µs | relukit / torch.nn | copy_ GB/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['activation']} | {r['relukit_us']:.1f} | {r['torch_nn_us']:.1f} | "
+            f"{r['ratio']:.3f} | {r['copy_GBps']:.1f} |"
+        )
+    (RESULTS / "torch_speed.md").write_text("\n".join(lines) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main(int(float(sys.argv[1])) if len(sys.argv) > 1 else 10**6)
