@@ -1,0 +1,341 @@
+"""Few-bit GELU backward: table errors, training, saved bytes and speed (issue: few-bit GELU).
+
+1. Tables (from ``src/relukit/_data/fewbit_gelu.json``): for k = 1…4 and both GELU forms, the
+   Gaussian-weighted error sqrt(∫ (f' − q)² φ dx) of our table and of the table that is optimal
+   for weight 1 on [−100, 100] (Few-Bit's domain), their ratio (also squared), max |f' − q|.
+2. Memory: bytes saved for backward per training step of the MLP 4 × [Linear(1024, 1024) → act]
+   → Linear(1024, 10), batch 256, float32, counted over unique storages with
+   ``saved_tensors_hooks``, parameters excluded (exact, not timed); the target is GELU with a
+   4-bit backward ≤ ReLU's bytes + 1/8 of the hidden activations.
+3. Training: that MLP on a fixed synthetic task (16384 inputs x ~ N(0, I), 10 classes given by a
+   fixed random teacher network), same seed, init and batch order, Adam(lr 3e-4), 200 steps of
+   batch 256: exact GELU backward against the 4-bit one. Reported: the final full-data training
+   loss of each (target: within 2% of each other) and the curves every 20 steps.
+4. Speed: forward + backward on 1e6 float32 elements, exact torch GELU against few-bit k = 1…4,
+   median of interleaved repetitions, with ``Tensor.copy_`` bandwidth of the same run beside
+   every figure, at 1 thread and at torch's default thread count (this machine is shared and
+   noisy: ratios within one run are what to read).
+
+Run: ``python benchmarks/bench_fewbit.py [--quick]`` → ``benchmarks/results/fewbit.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from relukit.torch._fewbit import BITS, fewbit_gelu
+
+WIDTH, DEPTH, BATCH, CLASSES = 1024, 4, 256, 10
+SAMPLES, STEPS, LR, SEED = 16384, 200, 3e-4, 0
+RESULTS = Path(__file__).parent / "results"
+DATA = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit_gelu.json"
+
+
+class Act(nn.Module):
+    """GELU with the exact backward (``bits=None``: torch's own) or the few-bit one."""
+
+    def __init__(self, bits: int | None = None, kind: str = "gelu"):
+        super().__init__()
+        self.bits, self.kind = bits, kind
+
+    def forward(self, x):
+        if self.kind == "relu":
+            return torch.relu(x)
+        if self.bits is None:
+            return nn.functional.gelu(x)
+        return fewbit_gelu(x, "none", self.bits)
+
+
+def mlp(bits: int | None = None, kind: str = "gelu", seed: int = SEED) -> nn.Module:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    for _ in range(DEPTH):
+        layers += [nn.Linear(WIDTH, WIDTH), Act(bits, kind)]
+    layers.append(nn.Linear(WIDTH, CLASSES))
+    return nn.Sequential(*layers)
+
+
+# ----------------------------------------------------------------------------------------- tables
+
+
+def table_errors() -> dict:
+    doc = json.loads(DATA.read_text())
+    out = {}
+    for mode, entries in doc["tables"].items():
+        out[mode] = {}
+        for k, e in entries.items():
+            out[mode][k] = {
+                "ours_gaussian_l2": e["gaussian_l2"],
+                "uniform_gaussian_l2": e["uniform_baseline"]["gaussian_l2"],
+                "ratio_l2": e["ratio_l2"],
+                "ours_gaussian_mse": e["gaussian_mse"],
+                "uniform_gaussian_mse": e["uniform_baseline"]["gaussian_mse"],
+                "ratio_mse": e["ratio_mse"],
+                "ours_max_abs": e["max_abs_error"],
+                "uniform_max_abs": e["uniform_baseline"]["max_abs_error"],
+            }
+    return {"uniform_domain": doc["uniform_domain"], "tables": out}
+
+
+# ----------------------------------------------------------------------------------------- memory
+
+
+def saved_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of unique storages saved for backward in one step, parameters excluded."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = max(seen.get(s.data_ptr(), 0), s.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    return sum(seen.values())
+
+
+def memory() -> dict:
+    x = torch.randn(BATCH, WIDTH)
+    y = torch.zeros(BATCH, dtype=torch.long)
+    rows = {"relu": saved_bytes(mlp(kind="relu"), x, y), "gelu exact": saved_bytes(mlp(), x, y)}
+    for k in BITS:
+        rows[f"gelu {k}-bit"] = saved_bytes(mlp(k), x, y)
+    hidden = DEPTH * BATCH * WIDTH * 4  # bytes of the hidden activations (float32)
+    layer = {}
+    for k in BITS:
+        v = torch.randn(1 << 20, requires_grad=True)
+        seen = {}
+
+        def pack(t, seen=seen):
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            fewbit_gelu(v, "none", k)
+        layer[k] = sum(seen.values()) / v.numel()
+    return {
+        "bytes": rows,
+        "hidden_activation_bytes": hidden,
+        "target_4bit": rows["relu"] + hidden / 8,
+        "meets_target": rows["gelu 4-bit"] <= rows["relu"] + hidden / 8,
+        "gelu_layer_bytes_per_element": layer,
+    }
+
+
+# --------------------------------------------------------------------------------------- training
+
+
+def task():
+    g = torch.Generator().manual_seed(1234)
+    x = torch.randn(SAMPLES, WIDTH, generator=g)
+    teacher_1 = torch.randn(WIDTH, 256, generator=g) / WIDTH**0.5
+    teacher_2 = torch.randn(256, CLASSES, generator=g) / 256**0.5
+    y = (torch.tanh(x @ teacher_1) @ teacher_2).argmax(1)
+    return x, y
+
+
+def train(bits: int | None, steps: int) -> dict:
+    x, y = task()
+    model = mlp(bits)
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    order = torch.Generator().manual_seed(99)
+    curve, start = [], time.perf_counter()
+    perm = torch.randperm(SAMPLES, generator=order)
+    for step in range(steps):
+        lo = (step * BATCH) % SAMPLES
+        if lo == 0 and step:
+            perm = torch.randperm(SAMPLES, generator=order)
+        idx = perm[lo : lo + BATCH]
+        loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            curve.append((step, loss.item()))
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        final = nn.functional.cross_entropy(model(x), y).item()
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+    return {"final_loss": final, "final_accuracy": accuracy, "curve": curve, "seconds": seconds}
+
+
+def training(steps: int) -> dict:
+    exact = train(None, steps)
+    few = train(4, steps)
+    gap = abs(few["final_loss"] - exact["final_loss"]) / exact["final_loss"]
+    return {
+        "steps": steps,
+        "exact": exact,
+        "fewbit_4": few,
+        "relative_gap": gap,
+        "within_2_percent": gap <= 0.02,
+    }
+
+
+# ------------------------------------------------------------------------------------------ speed
+
+
+def speed(n: int, reps: int, threads: int) -> dict:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = torch.randn(n, requires_grad=True)
+        g = torch.randn(n)
+        dst = torch.empty(n)
+
+        def copy():
+            dst.copy_(g)
+
+        def step(fn):
+            def run():
+                fn(x).backward(g)
+                x.grad = None
+
+            return run
+
+        cases = {"copy_": copy, "exact": step(nn.functional.gelu)}
+        for k in BITS:
+            cases[f"fewbit_{k}"] = step(lambda v, k=k: fewbit_gelu(v, "none", k))
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for fn in cases.values():
+            fn()
+        for _ in range(reps):  # interleaved, so drift hits every case alike
+            for name, fn in cases.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+        med = {name: statistics.median(ts) for name, ts in times.items()}
+    finally:
+        torch.set_num_threads(before)
+    return {
+        "threads": threads,
+        "n": n,
+        "reps": reps,
+        "median_ms": {k: v * 1e3 for k, v in med.items()},
+        "copy_bandwidth_GBps": 2 * 4 * n / med["copy_"] / 1e9,
+        "ratio_to_exact": {k: v / med["exact"] for k, v in med.items() if k != "copy_"},
+    }
+
+
+# ---------------------------------------------------------------------------------------- reports
+
+
+def markdown(r: dict) -> str:
+    lines = ["# Few-bit GELU backward", ""]
+    lines += [
+        f"torch {r['torch']}, {r['machine']}; tables from `src/relukit/_data/fewbit_gelu.json`.",
+        "",
+        "## Table errors (Gaussian weighting, x ~ N(0, 1))",
+        "",
+        "`l2` = sqrt(∫ (f'(x) − q(x))² φ(x) dx); `mse` = its square (the figure PRIOR_ART quotes);"
+        f" uniform = the table optimal for weight 1 on {r['tables']['uniform_domain']};"
+        " `max` = sup over all x of |f' − q|.",
+        "",
+        "| form | k | l2 ours | l2 uniform | ratio l2 | mse ours | mse uniform | ratio mse |"
+        " max ours | max uniform |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for mode, rows in r["tables"]["tables"].items():
+        for k, e in rows.items():
+            lines.append(
+                f"| {mode} | {k} | {e['ours_gaussian_l2']:.4g} | {e['uniform_gaussian_l2']:.4g} | "
+                f"{e['ratio_l2']:.3f} | {e['ours_gaussian_mse']:.3g} | "
+                f"{e['uniform_gaussian_mse']:.3g} | {e['ratio_mse']:.3f} | "
+                f"{e['ours_max_abs']:.3g} | {e['uniform_max_abs']:.3g} |"
+            )
+    m = r["memory"]
+    lines += [
+        "",
+        "## Saved bytes per training step (MLP 4 × 1024, batch 256, float32)",
+        "",
+        "| activation | saved bytes | MiB |",
+        "|---|---|---|",
+    ]
+    for name, b in m["bytes"].items():
+        lines.append(f"| {name} | {b} | {b / 2**20:.3f} |")
+    lines += [
+        "",
+        f"Target (4-bit ≤ ReLU + hidden/8 = {m['target_4bit']:.0f} bytes): "
+        f"{'met' if m['meets_target'] else 'NOT met'}. GELU layer alone, bytes per element: "
+        + ", ".join(f"{k}-bit {v:.4f}" for k, v in m["gelu_layer_bytes_per_element"].items())
+        + " (exact GELU: 4).",
+    ]
+    t = r["training"]
+    lines += [
+        "",
+        f"## Training ({t['steps']} steps, Adam {LR:g}, batch {BATCH}, same seed and batch order)",
+        "",
+        f"| backward | final training loss (all {SAMPLES}) | accuracy | seconds |",
+        "|---|---|---|---|",
+        f"| exact | {t['exact']['final_loss']:.5f} | {t['exact']['final_accuracy']:.4f} | "
+        f"{t['exact']['seconds']:.1f} |",
+        f"| 4-bit | {t['fewbit_4']['final_loss']:.5f} | {t['fewbit_4']['final_accuracy']:.4f} | "
+        f"{t['fewbit_4']['seconds']:.1f} |",
+        "",
+        f"Relative gap {t['relative_gap']:.4%} (target ≤ 2%: "
+        f"{'met' if t['within_2_percent'] else 'NOT met'}). Minibatch loss every 20 steps:",
+        "",
+        "| step | exact | 4-bit |",
+        "|---|---|---|",
+    ]
+    for (s, a), (_, b) in zip(t["exact"]["curve"], t["fewbit_4"]["curve"], strict=True):
+        lines.append(f"| {s} | {a:.4f} | {b:.4f} |")
+    lines += [
+        "",
+        "## Speed: forward + backward, 1e6 float32 (CPU)",
+        "",
+        "| threads | copy_ GB/s | exact ms | "
+        + " | ".join(f"{k}-bit ms (× exact)" for k in BITS)
+        + " |",
+        "|---|---|---|" + "---|" * len(BITS),
+    ]
+    for s in r["speed"]:
+        ms, ratio = s["median_ms"], s["ratio_to_exact"]
+        lines.append(
+            f"| {s['threads']} | {s['copy_bandwidth_GBps']:.1f} | {ms['exact']:.3f} | "
+            + " | ".join(f"{ms[f'fewbit_{k}']:.3f} ({ratio[f'fewbit_{k}']:.2f}×)" for k in BITS)
+            + " |"
+        )
+    lines += [
+        "",
+        "Medians of interleaved repetitions; `copy_` GB/s counts the bytes read plus written.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="20 training steps, fewer repeats")
+    args = parser.parse_args(argv)
+    steps = 20 if args.quick else STEPS
+    reps = 10 if args.quick else 60
+    threads = sorted({1, torch.get_num_threads()})
+    result = {
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads by default",
+        "tables": table_errors(),
+        "memory": memory(),
+        "speed": [speed(1_000_000, reps, t) for t in threads],
+        "training": training(steps),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    name = "fewbit_quick" if args.quick else "fewbit"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

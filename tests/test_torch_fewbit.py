@@ -1,0 +1,342 @@
+"""The few-bit GELU backward: its tables (scripts/make_fewbit_tables.py) and torch._fewbit."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import relukit
+
+torch = pytest.importorskip("torch")
+fb = pytest.importorskip("relukit.torch._fewbit")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "src" / "relukit" / "_data" / "fewbit_gelu.json"
+MODES = ("none", "tanh")
+BITS = (1, 2, 3, 4)
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+CASES = [(m, k) for m in MODES for k in BITS]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "make_fewbit_tables", ROOT / "scripts" / "make_fewbit_tables.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _doc():
+    return json.loads(DATA.read_text())
+
+
+def _fprime(x, mode):
+    return np.asarray(relukit.gelu.derivative(np.asarray(x, dtype=np.float64), mode))
+
+
+def _reference_grad(x, grad, mode, bits):
+    """grad · q(x) from the float64 table: level of #{b < x}, rounded to grad's dtype."""
+    t = fb.fewbit_table(mode, bits)
+    code = np.searchsorted(np.array(t.breakpoints), x.detach().double().cpu().numpy(), side="left")
+    q = torch.tensor(np.array(t.levels)[code], dtype=torch.float64).to(grad.dtype)
+    return q.to(grad.device) * grad
+
+
+def _saved(fn, x):
+    """(bytes over unique storages, number of tensors) saved for backward by fn(x)."""
+    storages, count = {}, [0]
+
+    def pack(t):
+        count[0] += 1
+        s = t.untyped_storage()
+        storages[s.data_ptr(), s.nbytes()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return sum(storages.values()), count[0]
+
+
+def _edge_inputs(mode, bits, dtype, n=4096, seed=0):
+    """Random N(0, 2²) inputs plus each breakpoint, its dtype rounding and its neighbours."""
+    g = torch.Generator().manual_seed(seed)
+    x = (2 * torch.randn(n, generator=g, dtype=torch.float64)).to(dtype)
+    b = torch.tensor(fb.fewbit_table(mode, bits).breakpoints, dtype=torch.float64)
+    down = fb._round_down(b.tolist(), dtype)
+    up = torch.nextafter(down, torch.full_like(down, math.inf))
+    special = torch.cat([b.to(dtype), down, up, torch.nextafter(down, -up)])
+    x[: special.numel()] = special
+    return x
+
+
+# ------------------------------------------------------------------------------------ the tables
+
+
+@pytest.mark.parametrize(("mode", "bits"), CASES)
+def test_table_shape_order_and_range(mode, bits):
+    t = fb.fewbit_table(mode, bits)
+    b, lv = np.array(t.breakpoints), np.array(t.levels)
+    assert b.size == 2**bits - 1 and lv.size == 2**bits
+    assert np.all(np.diff(b) > 0)
+    grid = np.linspace(-12, 12, 200_001)
+    fp = _fprime(grid, mode)
+    assert fp.min() < lv.min() and lv.max() < fp.max()  # means of f' lie inside its range
+    # f' falls to its minimum at x ≈ −1.41, rises to its maximum at x ≈ 1.41, then falls to 1:
+    # the levels, means of f' over consecutive pieces, can only change direction twice, − + −.
+    signs = "".join("+" if d > 0 else "-" for d in np.diff(lv))
+    assert re.fullmatch(r"-*\+*-*", signs), signs
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_errors_fall_with_bits_and_beat_the_uniform_table(mode):
+    doc = _doc()["tables"][mode]
+    l2 = [doc[str(k)]["gaussian_l2"] for k in BITS]
+    assert all(a > b for a, b in itertools.pairwise(l2))
+    for k in BITS:
+        e = doc[str(k)]
+        assert e["gaussian_mse"] == pytest.approx(e["gaussian_l2"] ** 2, rel=1e-12)
+        # Ours is the Gaussian optimum, so it beats any other table under the Gaussian weight.
+        assert e["gaussian_mse"] < e["uniform_baseline"]["gaussian_mse"]
+        # And the uniform baseline is the uniform optimum: it wins under its own weight.
+        assert e["uniform_baseline"]["uniform_mse"] <= _uniform_mse(mode, e) * (1 + 1e-12)
+    # PRIOR_ART.md: 3-bit exact GELU 1.91e-3 (Gaussian-optimal) vs 3.38e-3 (uniform-optimal).
+    assert doc["3"]["gaussian_mse"] == pytest.approx(1.91e-3, rel=3e-3 if mode == "none" else 5e-3)
+    assert doc["3"]["uniform_baseline"]["gaussian_mse"] == pytest.approx(3.38e-3, rel=5e-3)
+    assert doc["4"]["gaussian_mse"] == pytest.approx(5.9e-4, rel=5e-3)
+    assert doc["3"]["ratio_mse"] <= 0.6
+
+
+def _uniform_mse(mode, entry):
+    """Our Gaussian-optimal table's error under the baseline's uniform weight."""
+    m = _script()
+    anti = m.Antiderivatives(mode, "uniform", m.UNIFORM_DOMAIN)
+    return m.weighted_mse(anti, np.array(entry["breakpoints"]), np.array(entry["levels"]))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the issue's target (Gaussian error ≤ 0.6× the uniform-optimal table's for k = 2, 3, "
+    "4) holds only for k = 3: the exact uniform optimum reaches MSE ratios 0.89 (k = 2) and "
+    "0.73 (k = 4); L2 ratios 0.94, 0.75, 0.86. Our tables are optimal, so no table can do better.",
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_issue_target_ratio_for_k_2_3_4(mode):
+    doc = _doc()["tables"][mode]
+    assert all(doc[str(k)]["ratio_l2"] <= 0.6 for k in (2, 3, 4))
+
+
+@pytest.mark.parametrize(("mode", "bits"), [(m, k) for m in MODES for k in (2, 3, 4)])
+def test_table_is_stationary(mode, bits):
+    """Optimality: each breakpoint sits where f' crosses the midpoint of its two levels, and each
+    level is the Gaussian-weighted mean of f' over its piece."""
+    t = fb.fewbit_table(mode, bits)
+    b, lv = np.array(t.breakpoints), np.array(t.levels)
+    np.testing.assert_allclose(_fprime(b, mode), 0.5 * (lv[:-1] + lv[1:]), atol=1e-7)
+    edges = np.concatenate([[-40.0], b, [40.0]])
+    for i in range(lv.size):
+        x = np.linspace(edges[i], edges[i + 1], 20_001)
+        w = np.exp(-0.5 * x * x)
+        mean = np.trapezoid(_fprime(x, mode) * w, x) / np.trapezoid(w, x)
+        assert mean == pytest.approx(lv[i], abs=1e-6)
+
+
+def test_json_is_what_the_script_writes():
+    m = _script()
+    doc = json.loads(m.dumps(m.build()))
+    assert m._max_difference(doc, _doc()) <= 1e-9
+
+
+def test_gaussian_error_by_independent_quadrature():
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    t = fb.fewbit_table("none", 3)
+    edges = [-np.inf, *t.breakpoints, np.inf]
+    total = 0.0
+    for i, level in enumerate(t.levels):
+        total += quad(
+            lambda x, lv=level: (_fprime([x], "none")[0] - lv) ** 2 * norm.pdf(x),
+            edges[i],
+            edges[i + 1],
+            epsabs=1e-14,
+            limit=200,
+        )[0]
+    assert math.sqrt(total) == pytest.approx(t.gaussian_l2, rel=1e-8)
+
+
+@pytest.mark.parametrize(("mode", "bits"), CASES)
+def test_max_abs_error_is_the_sup(mode, bits):
+    t = fb.fewbit_table(mode, bits)
+    x = np.concatenate([np.linspace(-30, 30, 600_001), [-np.inf, np.inf]])
+    q = np.array(t.levels)[np.searchsorted(np.array(t.breakpoints), x, side="left")]
+    err = np.abs(_fprime(x, mode) - q).max()
+    assert err <= t.max_abs_error + 1e-12
+    assert err >= t.max_abs_error - 1e-6
+
+
+# -------------------------------------------------------------------------- the autograd function
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("mode", "bits"), CASES)
+def test_backward_is_grad_times_level_exactly(mode, bits, dtype):
+    x = _edge_inputs(mode, bits, dtype).requires_grad_()
+    grad = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+    y = fb.fewbit_gelu(x, mode, bits)
+    y.backward(grad)
+    assert torch.equal(x.grad, _reference_grad(x, grad, mode, bits))
+    assert torch.equal(y, torch.nn.functional.gelu(x.detach(), approximate=mode))
+
+
+@pytest.mark.parametrize("bits", BITS)
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000, 262_151])
+def test_saved_bytes_are_ceil_n_bits_over_8(n, bits):
+    x = torch.randn(n, requires_grad=True)
+    nbytes, count = _saved(lambda v: fb.fewbit_gelu(v, "none", bits), x)
+    assert (nbytes, count) == (math.ceil(n * bits / 8), 1)
+    assert fb.packed_nbytes(n, bits) == math.ceil(n * bits / 8)
+
+
+def test_saved_bytes_with_nan_add_one_bit_per_element():
+    x = torch.randn(1001)
+    x[5] = math.nan
+    nbytes, count = _saved(lambda v: fb.fewbit_gelu(v, "none", 3), x.requires_grad_())
+    assert (nbytes, count) == (math.ceil(1001 * 3 / 8) + math.ceil(1001 / 8), 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", MODES)
+def test_special_values(mode, dtype):
+    x = torch.tensor([-math.inf, math.inf, math.nan, -1.0, 0.0, 2.0], dtype=dtype)
+    x.requires_grad_()
+    y = fb.fewbit_gelu(x, mode, 2)
+    assert y[0].item() == 0 and y[1].item() == math.inf and math.isnan(y[2].item())
+    y.backward(torch.ones_like(y))
+    t = fb.fewbit_table(mode, 2)
+    assert torch.isnan(x.grad[2]) and not torch.isnan(x.grad[[0, 1, 3, 4, 5]]).any()
+    assert x.grad[0].item() == torch.tensor(t.levels[0], dtype=dtype).item()
+    assert x.grad[1].item() == torch.tensor(t.levels[-1], dtype=dtype).item()
+    # Without autograd the value follows the same contract.
+    with torch.no_grad():
+        v = fb.fewbit_gelu(x.detach(), mode, 2)
+    assert torch.equal(v[[0, 1, 3, 4, 5]], y.detach()[[0, 1, 3, 4, 5]])
+
+
+def test_huge_finite_inputs_take_the_careful_path_and_stay_right():
+    x = torch.full((10,), 3e38)
+    x[1::2] = -3e38  # the float32 sum overflows although nothing is NaN or inf
+    x.requires_grad_()
+    y = fb.fewbit_gelu(x, "none", 4)
+    y.backward(torch.ones_like(y))
+    assert torch.equal(x.grad, _reference_grad(x, torch.ones(10), "none", 4))
+    assert not torch.isnan(x.grad).any()
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_shapes_non_contiguous_and_broadcast_grad(bits):
+    base = torch.randn(6, 40, dtype=torch.float64)
+    x = base.t().requires_grad_()  # non-contiguous (40, 6)
+    y = fb.fewbit_gelu(x, "tanh", bits)
+    assert y.shape == x.shape
+    y.sum().backward()  # the incoming gradient is an expanded (stride-0) tensor of ones
+    assert torch.equal(x.grad, _reference_grad(x, torch.ones_like(x), "tanh", bits))
+    s = torch.tensor(0.3, requires_grad=True)  # 0-d
+    fb.fewbit_gelu(s, "none", bits).backward()
+    assert s.grad.shape == () and torch.equal(
+        s.grad, _reference_grad(s, torch.ones(()), "none", bits)
+    )
+    e = torch.empty(0, 3, requires_grad=True)
+    fb.fewbit_gelu(e, "none", bits).sum().backward()
+    assert e.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize(("mode", "bits"), CASES)
+def test_gradient_close_to_exact_derivative(mode, bits):
+    t = fb.fewbit_table(mode, bits)
+    x = torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x.requires_grad_()
+    fb.fewbit_gelu(x, mode, bits).backward(torch.ones_like(x))
+    exact = torch.from_numpy(_fprime(x.detach().numpy(), mode))
+    err = (x.grad - exact).abs()
+    assert err.max() <= t.max_abs_error + 1e-12
+    # Monte-Carlo estimate of the Gaussian-weighted L2 error (x ~ N(0, 1)).
+    assert err.pow(2).mean().sqrt().item() == pytest.approx(t.gaussian_l2, rel=0.02)
+
+
+def test_float32_gradient_matches_float64_codes():
+    x = torch.randn(10_000, generator=torch.Generator().manual_seed(3)).requires_grad_()
+    fb.fewbit_gelu(x, "none", 4).backward(torch.ones_like(x))
+    x64 = x.detach().double().requires_grad_()
+    fb.fewbit_gelu(x64, "none", 4).backward(torch.ones_like(x64))
+    assert torch.equal(x.grad, x64.grad.float())
+
+
+def test_no_grad_saves_nothing_and_double_backward_is_linear():
+    x = torch.randn(100)
+    assert fb.fewbit_gelu(x, "none", 4).grad_fn is None
+    x.requires_grad_()
+    g = torch.randn(100, requires_grad=True)
+    (gx,) = torch.autograd.grad(fb.fewbit_gelu(x, "none", 4), x, g, create_graph=True)
+    (ggx,) = torch.autograd.grad(gx.sum(), g)  # ∂(g·q(x))/∂g = q(x)
+    assert torch.equal(ggx, _reference_grad(x, torch.ones(100), "none", 4))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"approximate": "erf"}, ValueError, "approximate"),
+        ({"bits": 5}, ValueError, "backward_bits"),
+        ({"bits": 0}, ValueError, "backward_bits"),
+        ({"bits": True}, ValueError, "backward_bits"),
+    ],
+)
+def test_bad_arguments(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        fb.fewbit_gelu(torch.randn(3), **kwargs)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.bool, torch.complex64])
+def test_non_floating_input_is_refused(dtype):
+    with pytest.raises(TypeError, match=str(dtype).removeprefix("torch.")):
+        fb.fewbit_gelu(torch.zeros(3, dtype=dtype), "none", 2)
+
+
+# torch.compile's internals (dynamo, inductor's imports) raise DeprecationWarnings in torch 2.13.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_torch_compile_fullgraph(backend):
+    torch._dynamo.reset()
+    fn = torch.compile(lambda v: fb.fewbit_gelu(v, "none", 3), fullgraph=True, backend=backend)
+    x = torch.randn(1003, generator=torch.Generator().manual_seed(4)).requires_grad_()
+    grad = torch.randn(1003)
+    y = fn(x)
+    y.backward(grad)
+    assert torch.equal(x.grad, _reference_grad(x, grad, "none", 3))
+    # Inductor generates its own erf: the value is within ~5e-7 absolute of ATen's, not bitwise.
+    torch.testing.assert_close(y, torch.nn.functional.gelu(x.detach()), rtol=1e-5, atol=1e-6)
+    if backend == "inductor":
+        return
+    # Traced, a NaN input turns the whole gradient of the call to NaN (documented).
+    x = torch.tensor([-math.inf, math.inf, math.nan, 1.0], requires_grad=True)
+    y = fn(x)
+    assert y[0].item() == 0 and y[1].item() == math.inf
+    y.sum().backward()
+    assert torch.isnan(x.grad).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_matches_cpu(dtype):
+    x = _edge_inputs("none", 3, dtype)
+    grad = torch.randn(x.shape).to(dtype)
+    xc = x.cuda().requires_grad_()
+    fb.fewbit_gelu(xc, "none", 3).backward(grad.cuda())
+    assert torch.equal(xc.grad.cpu(), _reference_grad(x, grad, "none", 3))
