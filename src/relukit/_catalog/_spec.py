@@ -78,8 +78,10 @@ class Spelling:
     differs: str = ""
 
 
-# A backend's array namespace: the handful of elementwise operations the catalog's math is
-# written against (``where``, ``minimum``, ``exp``, ``expm1``, ``ndtr``, ``normal_pdf``...).
+# A backend's array namespace: the elementwise operations the catalog's math is written against
+# (``maximum``, ``minimum``, ``add``, ``multiply``, ``clip``, ``abs``, ``exp``, ``expm1``,
+# ``select``, ``select_positive``, ``gaussian``, ``exp_neg``, ``ldexp``, ``two_prod``, ``two_sum``
+# and the flag ``exact``); ``relukit._numpy_ns.NumpyNamespace`` is the reference one.
 Namespace = Any
 ActivationFn = Callable[..., Any]
 
