@@ -156,7 +156,7 @@ def _variance_map_slope(entry, params):
 
 @pytest.mark.parametrize(("entry", "params"), GAIN_VARIANTS, ids=GAIN_IDS)
 def test_variance_through_50_random_layers(entry, params):
-    """With its forward gain, 50 random layers keep the pre-activation variance within 2×.
+    """With its forward gain, 50 random layers keep the pre-activation variance within 2× (median).
 
     That holds where unit variance is a stable fixed point of the variance map (piecewise-linear:
     slope 1, every scale is a fixed point; ELU: slope 0.89). For GELU the slope is 1.144: unit
@@ -167,15 +167,22 @@ def test_variance_through_50_random_layers(entry, params):
     """
     slope, v = _variance_map_slope(entry, params)
     rng = np.random.default_rng(11)
-    width, batch = 512, 512
+    width, batch = 512, 256
     fn = getattr(relukit, entry.name)
     extra = {"weight": 0.25} if entry.name == "prelu" else {}
     g = init.gain(entry, **params)
-    z = rng.standard_normal((batch, width))
     depth = 50 if slope <= 1 + 1e-6 else 10
-    for _ in range(depth):
-        z = fn(z, **params, **extra) @ rng.normal(0.0, g / math.sqrt(width), size=(width, width))
-    assert 0.5 <= z.var() <= 2.0
+    # Even at a stable fixed point the variance after 50 finite random layers is a multiplicative
+    # random walk (log-std ≈ 0.45 at width 512; one draw in ~8 leaves [0.5, 2] for ReLU): the
+    # claim is about the typical network, so the median over independent draws is asserted.
+    finals = []
+    for _ in range(5):
+        z = rng.standard_normal((batch, width))
+        for _ in range(depth):
+            w = rng.normal(0.0, g / math.sqrt(width), size=(width, width))
+            z = fn(z, **params, **extra) @ w
+        finals.append(z.var())
+    assert 0.5 <= np.median(finals) <= 2.0, finals
     if slope > 1 + 1e-6:
         assert entry.name == "gelu" and slope == pytest.approx(1.144, abs=2e-3)
         q = 1.0
