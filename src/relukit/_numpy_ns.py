@@ -81,10 +81,14 @@ class NumpyNamespace:
         dtype = np.result_type(a, b, np.float32 if cond.dtype == bool else cond.dtype)
         if np.ndim(a) == 0 and np.ndim(b) == 0 and b == 0:
             return np.multiply(cond, dtype.type(a), out=out, dtype=dtype)
-        m = cond.astype(dtype, copy=False)
-        r = np.multiply(a, m, out=out)
-        r += b * (1 - m)
-        return r
+        m = cond.astype(dtype)  # a fresh array: it may become the result
+        # A derivative's "1 for x > 0" is m itself: one pass saved.
+        r = m if np.ndim(a) == 0 and a == 1 else np.multiply(a, m)
+        r += b * (1 - m)  # the right side is evaluated before r (possibly m) changes
+        if out is None:
+            return r
+        np.copyto(out, r)
+        return out
 
     def select_positive(self, x, positive, nonpositive, *, out=None):
         """``positive`` where ``x > 0``, ``nonpositive`` where ``x ≤ 0``, NaN where x is NaN.
