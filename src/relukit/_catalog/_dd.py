@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-# Veltkamp's splitter for float64: 2**27 + 1 splits a double into two 26-bit halves.
-_SPLITTER = 134217729.0
+# Veltkamp's splitters: 2**27 + 1 splits a float64 into two 26-bit halves, 2**12 + 1 a float32
+# into two 12-bit halves.
+SPLITTER_FLOAT64 = 134217729.0
+SPLITTER_FLOAT32 = 4097.0
 
 
-def split(a: Any) -> tuple[Any, Any]:
-    """``a = hi + lo`` with both halves exactly representable in 26 bits (|a| < 2**996)."""
-    c = _SPLITTER * a
+def split(a: Any, splitter: float = SPLITTER_FLOAT64) -> tuple[Any, Any]:
+    """``a = hi + lo`` with both halves exact in half the significand (float64: |a| < 2**996)."""
+    c = splitter * a
     hi = c - (c - a)
     return hi, a - hi
 
@@ -28,11 +30,16 @@ def two_sum(a: Any, b: Any) -> tuple[Any, Any]:
     return s, (a - (s - bb)) + (b - bb)
 
 
-def two_prod(a: Any, b: Any, b_split: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+def two_prod(
+    a: Any,
+    b: Any,
+    b_split: tuple[Any, Any] | None = None,
+    splitter: float = SPLITTER_FLOAT64,
+) -> tuple[Any, Any]:
     """``a·b = p + e`` exactly, with ``p = fl(a·b)`` (Dekker); pass ``b_split`` for a constant."""
     p = a * b
-    ah, al = split(a)
-    bh, bl = b_split if b_split is not None else split(b)
+    ah, al = split(a, splitter)
+    bh, bl = b_split if b_split is not None else split(b, splitter)
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 

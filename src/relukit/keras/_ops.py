@@ -53,6 +53,8 @@ import numpy as np
 from keras import backend as _backend
 from keras import ops
 
+from .._catalog import _dd
+
 __all__ = [
     "abs",
     "add",
@@ -86,7 +88,7 @@ _erfc = getattr(ops, "erfc", None) or (lambda v: 1.0 - ops.erf(v))
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Veltkamp splitters: 2**ceil(p/2) + 1 for a p-bit significand (float32: 24, float64: 53).
-_SPLITTERS = {"float32": 4097.0, "float64": 134217729.0}
+_SPLITTERS = {"float32": _dd.SPLITTER_FLOAT32, "float64": _dd.SPLITTER_FLOAT64}
 
 
 def _no_out(out) -> None:
@@ -203,21 +205,6 @@ def select_positive(x, positive, nonpositive, *, out=None):
     return ops.where(ops.isnan(x), x, r)
 
 
-def _split(a, splitter):
-    """Veltkamp: ``a = hi + lo`` with both halves exact in half the significand's bits."""
-    c = a * splitter
-    hi = c - (c - a)
-    return hi, a - hi
-
-
-def _two_prod(a, b, splitter, b_split=None):
-    """Dekker: ``a·b = p + e`` exactly, ``p = fl(a·b)`` (no FMA needed)."""
-    p = a * b
-    ah, al = _split(a, splitter)
-    bh, bl = b_split if b_split is not None else _split(b, splitter)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
 def two_prod(a, b, b_split=None):
     """``a·b = p + e`` with ``p = fl(a·b)``, exact in the tensors' dtype (float32 or float64).
 
@@ -233,18 +220,14 @@ def two_prod(a, b, b_split=None):
         rest = float(t(float(b) - float(b_hi)))
         c = b_hi * t(splitter)
         h = c - (c - b_hi)
-        p, e = _two_prod(a, float(b_hi), splitter, (float(h), float(b_hi - h)))
+        p, e = _dd.two_prod(a, float(b_hi), (float(h), float(b_hi - h)), splitter)
         return p, (e + a * rest if rest else e)
     if _is_python_number(a):
         return two_prod(b, a)
-    return _two_prod(a, b, splitter)
+    return _dd.two_prod(a, b, splitter=splitter)
 
 
-def two_sum(a, b):
-    """``a + b = s + e`` exactly, ``s = fl(a + b)`` (Knuth; any dtype)."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
+two_sum = _dd.two_sum  # Knuth's, exact in any binary floating dtype
 
 
 def _is_python_number(v) -> bool:
@@ -289,7 +272,7 @@ def ndtr(x):
     s_hi, s_lo, s_split = _CONSTANTS[dtype]
     # Clipping keeps the splitter and exp finite; beyond −40, Φ underflows in both dtypes.
     ax = -ops.clip(x, -40.0, -1.0)
-    a, a_lo = _two_prod(ax, s_hi, splitter, s_split)
+    a, a_lo = _dd.two_prod(ax, s_hi, s_split, splitter)
     a_lo = a_lo + ax * s_lo
     corrected = 0.5 * _erfc(a) - a_lo * (ops.exp(-(a * a)) * _INV_SQRT_PI)
     # For x > −1 the argument's rounding is not amplified (|d ln erfc/da| ≤ 2 there).
@@ -302,7 +285,7 @@ def normal_pdf(x):
 
     x must be finite (the catalog clips before calling); float32 or float64.
     """
-    p, e = _two_prod(x, x, _splitter(x))
+    p, e = _dd.two_prod(x, x, splitter=_splitter(x))
     return ops.exp(-0.5 * p) * (1.0 - 0.5 * e) * _INV_SQRT_2PI
 
 
