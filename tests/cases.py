@@ -177,6 +177,20 @@ def _elu_cases():
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
+def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivative) -> Case:
+    """Both GELU forms share their special values: 0 and +inf, with derivatives 0 and 1."""
+    return Case(
+        activation=relukit.get("gelu"),
+        params={"approximate": approximate},
+        value=value,
+        derivative=derivative,
+        derivative_scale=scale,
+        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
+        textbook=textbook,
+        textbook_derivative=textbook_derivative,
+    )
+
+
 _FAR = 1e4  # beyond |x| = 1e4, Φ(x) differs from 0 or 1 by less than exp(-5e7)
 
 
@@ -204,16 +218,7 @@ def _gelu_exact_cases():
             2 * np.pi
         )
 
-    return Case(
-        activation=relukit.get("gelu"),
-        params={"approximate": "none"},
-        value=value,
-        derivative=derivative,
-        derivative_scale=scale,
-        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
-        textbook=textbook,
-        textbook_derivative=textbook_derivative,
-    )
+    return _gelu_case("none", value, derivative, scale, textbook, textbook_derivative)
 
 
 def _gelu_tanh_cases():
@@ -253,16 +258,7 @@ def _gelu_tanh_cases():
         t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
 
-    return Case(
-        activation=relukit.get("gelu"),
-        params={"approximate": "tanh"},
-        value=value,
-        derivative=derivative,
-        derivative_scale=scale,
-        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
-        textbook=textbook,
-        textbook_derivative=textbook_derivative,
-    )
+    return _gelu_case("tanh", value, derivative, scale, textbook, textbook_derivative)
 
 
 _BUILDERS = {
