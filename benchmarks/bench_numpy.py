@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cases import call, default_case  # noqa: E402
+from cases import default_case  # noqa: E402
 
 import relukit  # noqa: E402
 
@@ -64,20 +64,20 @@ def _contenders(case, x, g):
     params = dict(case.params)
     if case.name == "prelu":  # per channel, as PReLU is used
         params = {"weight": np.full(x.shape[1], 0.25, x.dtype)}
-        w = params["weight"]
-        return (
-            lambda: fn(x, w),
-            lambda: np.where(x > 0, x, w * x),
-            lambda: fn.backward(g, x, w),
-            lambda: (g * np.where(x > 0, 1, w), (g * np.minimum(x, 0)).sum(0)),
-        )
-    one = x.dtype.type(1)
     return (
-        lambda: call(case, fn, x),
+        lambda: fn(x, **params),
         lambda: case.textbook(x, **params),
-        lambda: call(case, fn.backward, g, x),
-        lambda: g * case.textbook_derivative(x, **params).astype(x.dtype, copy=False) * one,
+        lambda: fn.backward(g, x, **params),
+        lambda: _textbook_backward(case, g, x, params),
     )
+
+
+def _textbook_backward(case, g, x, params):
+    """grad·f'(x) by the textbook formula; PReLU adds ∂L/∂a = Σ grad·min(x, 0) per channel."""
+    gx = g * case.textbook_derivative(x, **params).astype(x.dtype, copy=False)
+    if case.name == "prelu":
+        return gx, (g * np.minimum(x, 0)).sum(0)
+    return gx
 
 
 def run(sizes, repeats: int) -> dict:

@@ -140,7 +140,15 @@ def _leaky_cases():
 
 
 def _prelu_cases():
-    return [_piecewise_linear(relukit.get("prelu"), a, {"weight": a}) for a in (0.25, -0.1, 2.0)]
+    # The textbook formulas take the weight, so benchmarks can pass one slope per channel.
+    return [
+        dataclasses.replace(
+            _piecewise_linear(relukit.get("prelu"), a, {"weight": a}),
+            textbook=lambda x, weight, **p: np.where(x > 0, x, weight * x),
+            textbook_derivative=lambda x, weight, **p: np.where(x > 0, 1.0, weight),
+        )
+        for a in (0.25, -0.1, 2.0)
+    ]
 
 
 # --- ELU ---------------------------------------------------------------------------------------
