@@ -5,6 +5,10 @@ CPU, 1e6 float32 elements by default. For each module, ``y = m(x); y.backward(g)
 state; medians are compared. ``Tensor.copy_`` bandwidth of the same run is printed beside every
 figure (the physical limit of elementwise work). Few-bit GELU is reported beside exact GELU.
 
+A second table times one training step (forward, cross-entropy, backward) of the memory
+benchmark's MLP with each activation, relukit against torch.nn in alternation: what an
+activation's cost means inside a model, where the matrix products dominate.
+
 Run: ``python benchmarks/bench_torch_speed.py [n]`` → ``benchmarks/results/torch_speed.{json,md}``.
 """
 
@@ -24,6 +28,7 @@ import relukit.torch as rt
 
 RESULTS = Path(__file__).parent / "results"
 REPS = 400
+MODEL_REPS = 30
 
 
 def copy_bandwidth(n: int, reps: int = 200) -> float:
@@ -83,6 +88,37 @@ def configurations():
         yield f"GELU(backward_bits={k})", rt.GELU(backward_bits=k), nn.GELU()
 
 
+def model_step(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> float:
+    t = time.perf_counter()
+    nn.functional.cross_entropy(model(x), target).backward()
+    elapsed = time.perf_counter() - t
+    model.zero_grad(set_to_none=True)
+    return elapsed
+
+
+def model_rows() -> list[dict]:
+    """Training-step time of the memory benchmark's MLP, relukit / torch.nn, per activation."""
+    from bench_torch_memory import BATCH, WIDTH, mlp
+    from bench_torch_memory import configurations as model_configurations
+
+    torch.manual_seed(0)
+    x, target = torch.randn(BATCH, WIDTH), torch.randint(0, 10, (BATCH,))
+    rows = []
+    for label, theirs, ours in model_configurations():
+        a, b = mlp(ours), mlp(theirs)
+        b.load_state_dict(a.state_dict())
+        times: tuple[list[float], list[float]] = ([], [])
+        for i in range(MODEL_REPS + 3):
+            ta, tb = model_step(a, x, target), model_step(b, x, target)
+            if i >= 3:  # warm-up
+                times[0].append(ta)
+                times[1].append(tb)
+        ms = [statistics.median(t) * 1e3 for t in times]
+        rows.append({"activation": label, "relukit_ms": ms[0], "torch_nn_ms": ms[1]})
+        print(f"{label:24s} step relukit {ms[0]:7.2f} ms  torch.nn {ms[1]:7.2f} ms", flush=True)
+    return rows
+
+
 def main(n: int = 10**6) -> dict:
     rows = []
     for label, ours, theirs in configurations():
@@ -97,6 +133,7 @@ def main(n: int = 10**6) -> dict:
             f"  ratio {r['ratio']:.3f}  copy_ {bw:6.1f} GB/s",
             flush=True,
         )
+    steps = model_rows()
     result = {
         "n": n,
         "dtype": "float32",
@@ -105,6 +142,7 @@ def main(n: int = 10**6) -> dict:
         "torch": torch.__version__,
         "reps": REPS,
         "rows": rows,
+        "model_step_rows": steps,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "torch_speed.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -121,6 +159,19 @@ def main(n: int = 10**6) -> dict:
         lines.append(
             f"| {r['activation']} | {r['relukit_us']:.1f} | {r['torch_nn_us']:.1f} | "
             f"{r['ratio']:.3f} | {r['copy_GBps']:.1f} |"
+        )
+    lines += [
+        "",
+        f"# One training step of the memory benchmark's MLP (batch of its size), medians of "
+        f"{MODEL_REPS}",
+        "",
+        "| activation | relukit ms | torch.nn ms | relukit / torch.nn |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in steps:
+        lines.append(
+            f"| {r['activation']} | {r['relukit_ms']:.2f} | {r['torch_nn_ms']:.2f} | "
+            f"{r['relukit_ms'] / r['torch_nn_ms']:.3f} |"
         )
     (RESULTS / "torch_speed.md").write_text("\n".join(lines) + "\n")
     return result

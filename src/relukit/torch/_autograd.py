@@ -1,5 +1,11 @@
 """autograd.Functions: ATen's fast kernels, relukit's saved-tensor policy, the kink and NaN rules.
 
+This is the path wherever relukit's native CPU kernels (``_native``) don't run: under
+``torch.compile`` and ``torch.func``, in forward-mode AD, on accelerators, in place, for PReLU,
+ELU, the tanh form and float64 GELU, and everywhere if the kernels could not be built. The native
+ops follow the same saved-tensor policy, and their double backward calls the ``*_grad`` functions
+below, so each derivative is written once.
+
 What each function saves for backward (one tensor of the input's size unless said otherwise):
 
 =====================================  =============================  =========================

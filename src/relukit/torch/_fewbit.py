@@ -65,6 +65,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from . import _native
+
 __all__ = ["APPROXIMATE", "BITS", "FewBitTable", "fewbit_gelu", "fewbit_table", "packed_nbytes"]
 
 BITS = (1, 2, 3, 4)
@@ -419,9 +421,15 @@ def _unpack_bits(packed: Tensor, n: int) -> Tensor:
     return ((packed[:, None] >> shifts) & 1).view(-1)[:n].bool()
 
 
+def _gelu_value(x: Tensor, approximate: str) -> Tensor:
+    """GELU's value: the exact native kernel where it applies (eager CPU, not float64), or ATen."""
+    y = _native.gelu(x, approximate)
+    return torch.nn.functional.gelu(x, approximate=approximate) if y is None else y
+
+
 def _forward_eager(x: Tensor, approximate: str, bits: int) -> tuple[Tensor, tuple[Tensor, ...]]:
     t = _tables(approximate, bits, x.device, x.dtype)
-    y = torch.nn.functional.gelu(x, approximate=approximate)
+    y = _gelu_value(x, approximate)
     flat = x.reshape(-1)
     # One cheap reduction decides whether anything is non-finite (a NaN or ±inf makes the sum
     # non-finite; so can an overflow of huge finite values, which only costs the careful path).
@@ -542,6 +550,6 @@ def fewbit_gelu(input: Tensor, approximate: str = "none", bits: int = 4) -> Tens
         )
     _check(approximate, bits)
     if not (torch.is_grad_enabled() and input.requires_grad):
-        y = torch.nn.functional.gelu(input, approximate=approximate)
+        y = _gelu_value(input, approximate)
         return torch.where(torch.isinf(input), input.clamp(min=0), y)
     return _FewBitGELU.apply(input, approximate, bits)

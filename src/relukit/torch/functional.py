@@ -1,8 +1,9 @@
 """relukit's activations as functions on tensors, with ``torch.nn.functional``'s signatures.
 
-Each function validates its arguments against the catalog, then runs ATen's kernel directly when
-no gradient can be asked for, and otherwise the ``autograd.Function`` of ``_autograd`` that keeps
-relukit's saved-tensor policy, kink rule and NaN rule.
+Each function validates its arguments against the catalog, then runs, in eager mode on CPU, the
+native kernels of ``_native`` (fused, with autograd in C++; exact GELU), and otherwise ATen's
+kernel directly when no gradient can be asked for, or the ``autograd.Function`` of ``_autograd``
+that keeps relukit's saved-tensor policy, kink rule and NaN rule around ATen's kernels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from .._catalog import get
 from . import _autograd as _ag
+from . import _native
 
 _RELU = get("relu")
 _LEAKY = get("leaky_relu")
@@ -60,6 +62,8 @@ def relu(input: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         return torch.relu_(input) if inplace else torch.relu(input)
     if not _tracked(input):
         return torch.relu_(input) if inplace else torch.relu(input)
+    if not inplace and (native := _native.for_input(input)) is not None:
+        return native.relu(input)
     fix = _ag.has_nan(input)
     if inplace:
         return _ag.apply(_ag.Inplace, input, "relu", None, fix)
@@ -110,6 +114,8 @@ def leaky_relu(
         return (
             torch.ops.aten.leaky_relu_(input, slope) if inplace else _ag._A.leaky_relu(input, slope)
         )
+    if not inplace and (native := _native.for_input(input)) is not None:
+        return native.leaky_relu(input, slope)
     fix = _ag.has_nan(input)
     if inplace:
         return _ag.apply(_ag.Inplace, input, "leaky_relu", slope, fix)
@@ -288,6 +294,8 @@ def gelu(
         from ._fewbit import fewbit_gelu
 
         return fewbit_gelu(input, approximate, bits)
+    if (y := _native.gelu(input, approximate)) is not None:
+        return y
     if not _tracked(input):
         return _ag.gelu_value(input, approximate, _ag.has_nonfinite(input))
     return _ag.apply(_ag.Gelu, input, approximate, _ag.has_nonfinite(input))
@@ -307,14 +315,19 @@ gelu.__doc__ = _doc(
     Returns:
         GELU of the input, same shape and dtype. ±inf give 0 and +inf (ATen: NaN).
 
-    Accuracy: this runs ATen's kernels, which compute 0.5·x·(1 + erf(x/√2)) (or the tanh form
-    the same way) and lose relative precision in the left tail, unlike relukit's NumPy
-    ``relukit.gelu``. Measured against it, float32 values are within 4 ulp for x > −1 but off by
-    up to 1.9e3 ulp on [−3, −1] and by 100% (0 instead of ~1e-8) below x ≈ −5.7; float64 values
-    are 0 below x ≈ −8.3. The absolute error stays below 1.1e-6 (float32) and 2.4e-16 (float64)
-    for values, 2.4e-7 and 1.4e-16 for gradients. An exact tail (x·Φ(x) in float64 for float32
-    inputs) measured 7–25× ATen's time, so speed is the default here; use ``relukit.gelu``
-    (NumPy) where the tail's relative accuracy matters.
+    Accuracy: on CPU in eager mode, float32, float16 and bfloat16 run relukit's native kernels,
+    which compute the value and the derivative in float64 and round once: the exact form from one
+    exponential and one fitted polynomial (x·Φ(x), Φ(x) + x·φ(x)), the tanh form as x·σ(2u)
+    without the cancellation of ``1 + tanh``. Measured against mpmath in float32: within 0.51
+    ulp (values) and 0.57 ulp (gradients, next to gelu''s zero at x ≈ −0.75) for both forms,
+    tails included; ATen's ``0.5·x·(1 + erf(x/√2))`` is off by up to 1.9e3 ulp on [−3, −1] and
+    returns 0 below x ≈ −5.7. Time for 1e6 float32 elements, forward+backward, against
+    ``torch.nn.GELU`` on a 2-core AVX-512 CPU: the exact form about 2.3× (float64 arithmetic
+    against ATen's float32 approximation; within noise in a training step of an MLP whose
+    matrix products dominate), the tanh form about 0.75× (``benchmarks/bench_torch_speed.py``).
+    float64, CUDA, ``torch.compile`` and ``torch.func`` run ATen's kernels (patched at ±inf and
+    NaN): absolute error below 1.1e-6 (float32) and 2.4e-16 (float64), float64 values 0 below
+    x ≈ −8.3.
 
     Shape:
         Any; the result has the input's shape.
@@ -326,7 +339,7 @@ gelu.__doc__ = _doc(
         >>> y = F.gelu(x)
         >>> y.sum().backward()
         >>> y.detach(), x.grad
-        (tensor([ 0.0000, -0.1587,  0.0000,  0.8413,     inf]),
-         tensor([ 0.0000, -0.0833,  0.5000,  1.0833,  1.0000]))
+        (tensor([-0.0000, -0.1587,  0.0000,  0.8413,     inf]),
+         tensor([-0.0000, -0.0833,  0.5000,  1.0833,  1.0000]))
     """,
 )

@@ -1,0 +1,121 @@
+// GELU and GELU', exact and tanh forms, for float32-and-narrower inputs, computed in float64 and
+// rounded once by the caller (no torch here: the math alone, compiled and checked on its own).
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+#include "gelu_coeffs.h"
+
+namespace relukit {
+
+// With z = |x| clamped to Z (past which float32 results round to 0 or to x):
+//   Phi(-z)             = exp(-z^2/2) * M(z)
+//   Phi(-z) - z*phi(z)  = exp(-z^2/2) * (z - z0) * E(z)      (= gelu'(-z))
+// gelu(x) = x <= 0 ? -z*Phi(-z) : x*(1 - Phi(-z)),  gelu'(x) = x <= 0 ? D : 1 - D.
+// z^2 is exact in float64 for float32 inputs, z - z0 is exact near z0 (Sterbenz), M and E are
+// within 2e-10 relative (gelu_coeffs.h), exp within 3e-13: results are within 0.51 ulp of float32
+// before its one rounding, and gelu' keeps that relative accuracy next to its zero at -z0.
+
+namespace fit = gelu_fit;
+
+template <int N>
+[[gnu::always_inline]] inline double horner(const double (&c)[N], double t) {
+  double acc = c[N - 1];
+#pragma GCC unroll 32  // straight-line code, so that the element loop around it vectorises
+  for (int j = N - 2; j >= 0; --j) acc = std::fma(acc, t, c[j]);
+  return acc;
+}
+
+// exp(v) for v in [-708, 0]: Cody-Waite reduction by ln 2, degree-10 Taylor polynomial on
+// |r| <= ln2/2 (relative error < 3e-13), 2^k built in the exponent bits (k >= -1022: normal).
+[[gnu::always_inline]] inline double exp_nonpositive(double v) {
+  constexpr double kLog2e = 1.4426950408889634;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 trailing zero bits: k*hi is exact
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kShift = 0x1.8p52;  // adding it rounds to an integer held in the low bits
+  const double shifted = std::fma(v, kLog2e, kShift);
+  const double k = shifted - kShift;
+  const double r = std::fma(-k, kLn2Lo, std::fma(-k, kLn2Hi, v));
+  double p = 1.0 / 3628800;
+  p = std::fma(p, r, 1.0 / 362880);
+  p = std::fma(p, r, 1.0 / 40320);
+  p = std::fma(p, r, 1.0 / 5040);
+  p = std::fma(p, r, 1.0 / 720);
+  p = std::fma(p, r, 1.0 / 120);
+  p = std::fma(p, r, 1.0 / 24);
+  p = std::fma(p, r, 1.0 / 6);
+  p = std::fma(p, r, 0.5);
+  p = std::fma(p, r, 1.0);
+  p = std::fma(p, r, 1.0);
+  const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(kShift);
+  return p * std::bit_cast<double>((ki + 1023) << 52);
+}
+
+struct GeluTerms {
+  double z;      // |x| clamped to Z (NaN becomes Z; callers keep NaN through x)
+  double t;      // (z - K)/(z + K)
+  double gauss;  // exp(-z^2/2)
+};
+
+[[gnu::always_inline]] inline GeluTerms gelu_terms(double x) {
+  const double a = std::fabs(x);
+  const double z = a < fit::kZ ? a : fit::kZ;
+  return {z, (z - fit::kK) / (z + fit::kK), exp_nonpositive(-0.5 * (z * z))};
+}
+
+[[gnu::always_inline]] inline double gelu_exact(double x) {
+  const GeluTerms u = gelu_terms(x);
+  const double lower = u.gauss * horner(fit::kM, u.t);  // Phi(-z)
+  const double clamped = x > -fit::kZ ? x : -fit::kZ;    // -inf: -Z * 0, not -inf * 0
+  return x <= 0 ? clamped * lower : x * (1.0 - lower);  // NaN: x * (...) is NaN
+}
+
+[[gnu::always_inline]] inline double gelu_exact_derivative(double x) {
+  const GeluTerms u = gelu_terms(x);
+  const double d = u.gauss * (((u.z - fit::kZ0Hi) - fit::kZ0Lo) * horner(fit::kE, u.t));
+  const double slope = x <= 0 ? d : 1.0 - d;
+  return x != x ? x : slope;
+}
+
+// --- the tanh form ---
+// gelu(x) = x*s, s = sigmoid(2u) = (1 + tanh u)/2, u = sqrt(2/pi)*(x + 0.044715 x^3);
+// gelu'(x) = s*(1 + 2x*(1 - s)*du/dx). With w = exp(-2|u|) <= 1, s and 1 - s are 1/(1 + w) and
+// w/(1 + w) (which is which follows u's sign), so neither the left tail (where 1 + tanh u
+// cancels in the textbook form) nor large |x| (where x^3 overflows) loses anything. Past
+// |x| = 12 float32 results are 0 or x, so x is clamped there.
+
+constexpr double kTanhClamp = 12.0;
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+constexpr double kCubic = 0.044715;
+
+struct TanhTerms {
+  double x;      // x clamped to [-12, 12] (NaN becomes -12; callers keep NaN through x)
+  double s;      // sigmoid(2u)
+  double not_s;  // 1 - sigmoid(2u)
+};
+
+[[gnu::always_inline]] inline TanhTerms tanh_terms(double x) {
+  const double lo = x > -kTanhClamp ? x : -kTanhClamp;
+  const double c = lo < kTanhClamp ? lo : kTanhClamp;
+  const double u = kSqrt2OverPi * std::fma(kCubic * c, c * c, c);
+  const double w = exp_nonpositive(-2.0 * std::fabs(u));
+  const double big = 1.0 / (1.0 + w);
+  const double small = w * big;
+  return {c, u >= 0 ? big : small, u >= 0 ? small : big};
+}
+
+[[gnu::always_inline]] inline double gelu_tanh(double x) {
+  const TanhTerms t = tanh_terms(x);
+  return (x < -kTanhClamp ? t.x : x) * t.s;  // -inf: -12 * 0; NaN: NaN * s
+}
+
+[[gnu::always_inline]] inline double gelu_tanh_derivative(double x) {
+  const TanhTerms t = tanh_terms(x);
+  const double du = kSqrt2OverPi * std::fma(3.0 * kCubic * t.x, t.x, 1.0);
+  const double slope = t.s * std::fma(2.0 * t.x * du, t.not_s, 1.0);
+  return x != x ? x : slope;
+}
+
+}  // namespace relukit

@@ -1,0 +1,178 @@
+"""relukit.torch's native CPU kernels: built here, equal to the ATen path, exact GELU.
+
+The rest of the torch suite runs through the native kernels wherever they apply (eager CPU); these
+tests pin what is specific to them: that they are built at all, that they agree with the ATen
+path they replace, that GELU is within 1 ulp of mpmath in float32 and below, and that losing
+them degrades to the ATen path with a warning, not an error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cases import CASES, ULPS, sample_points  # noqa: E402
+from test_numpy_api import _reference, _ulp_error  # noqa: E402
+
+import relukit  # noqa: E402
+from relukit.torch import _native  # noqa: E402
+from relukit.torch import functional as F  # noqa: E402
+
+GELU_CASES = {c.params["approximate"]: i for i, c in enumerate(CASES) if c.name == "gelu"}
+NATIVE_CASES = [c for c in CASES if c.name in ("relu", "leaky_relu")]
+
+
+def value_and_grad(fn, x, *args):
+    x = x.detach().clone().requires_grad_(True)
+    y = fn(x, *args)
+    (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    return y.detach(), g
+
+
+def test_native_kernels_are_built_and_used():
+    assert _native.ops() is not None, "the native kernels did not build (see the warning)"
+    x = torch.randn(5, requires_grad=True)
+    for y in (F.relu(x), F.leaky_relu(x, 0.2), F.gelu(x), F.gelu(x, approximate="tanh")):
+        assert type(y.grad_fn).__name__ == "CppFunction"  # torch::autograd::Function in C++
+
+
+@pytest.mark.parametrize("case", NATIVE_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_relu_and_leaky_equal_the_aten_path_bit_for_bit(case, dtype, monkeypatch):
+    np_dtype = np.float32 if dtype == torch.bfloat16 else torch.empty(0, dtype=dtype).numpy().dtype
+    x = torch.from_numpy(sample_points(np_dtype)).to(dtype)
+    x = torch.cat([x, torch.tensor([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype=dtype)])
+    fn = getattr(F, case.name)
+    args = tuple(case.params.values())
+    native = value_and_grad(fn, x, *args)
+    monkeypatch.setattr(_native, "for_input", lambda x: None)
+    aten = value_and_grad(fn, x, *args)
+    for a, b in zip(native, aten, strict=True):
+        assert torch.equal(a.isnan(), b.isnan())
+        assert torch.equal(a.nan_to_num(), b.nan_to_num())
+
+
+def _torch_gelu_ulps(approximate: str, dtype_name: str, which: str) -> tuple[float, float]:
+    """Worst ulp error of relukit.torch's GELU (or GELU') against mpmath."""
+    xs, refs, scales = _reference(GELU_CASES[approximate], dtype_name, which)
+    x = torch.from_numpy(xs).requires_grad_(True)
+    y = F.gelu(x, approximate=approximate)
+    got = y if which == "value" else torch.autograd.grad(y, x, torch.ones_like(y))[0]
+    got = got.detach().numpy()
+    errors = [_ulp_error(g, r, s, xs.dtype.type) for g, r, s in zip(got, refs, scales, strict=True)]
+    i = int(np.argmax(errors))
+    return errors[i], float(xs[i])
+
+
+@pytest.mark.parametrize("which", ["value", "derivative"])
+@pytest.mark.parametrize("dtype_name", ["float32", "float16"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_within_one_ulp_of_mpmath(approximate, dtype_name, which):
+    worst, at = _torch_gelu_ulps(approximate, dtype_name, which)
+    assert worst <= ULPS[dtype_name], f"{worst:.2f} ulp at x = {at!r}"
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_dense_grid_and_next_to_the_zero_of_its_derivative(approximate):
+    # A dense grid over the whole range, plus the 2**19 float32 nearest gelu''s zero (x ≈ −0.75,
+    # where Φ(x) + x·φ(x) cancels), against relukit's float64 NumPy GELU (within 3.2 float64
+    # ulp: exact at float32's scale).
+    grid = np.linspace(-15, 8, 400_001, dtype=np.float32)
+    slope = relukit.gelu.derivative(grid.astype(np.float64), approximate=approximate)
+    window = (grid > -1) & (grid < -0.5)
+    root = grid[window][np.argmin(np.abs(slope[window]))]
+    near = (np.arange(-(2**18), 2**18, dtype=np.int32) + root.view(np.int32)).view(np.float32)
+    xs = np.concatenate([grid, near])
+    y, g = value_and_grad(lambda v: F.gelu(v, approximate=approximate), torch.from_numpy(xs))
+    wide = xs.astype(np.float64)
+    for got, ref in (
+        (y, relukit.gelu(wide, approximate=approximate)),
+        (g, relukit.gelu.derivative(wide, approximate=approximate)),
+    ):
+        spacing = np.spacing(np.abs(ref.astype(np.float32))).astype(np.float64)
+        spacing = np.maximum(spacing, float(np.finfo(np.float32).smallest_subnormal))
+        worst = np.max(np.abs(got.numpy().astype(np.float64) - ref) / spacing)
+        assert worst <= 1.0, worst
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_bfloat16_is_float32_rounded_once(approximate):
+    x = torch.from_numpy(sample_points(np.float32)).to(torch.bfloat16)
+    y, g = value_and_grad(lambda v: F.gelu(v, approximate=approximate), x)
+    y32, g32 = value_and_grad(lambda v: F.gelu(v, approximate=approximate), x.float())
+    # float32 within 1 ulp, rounded to bfloat16: at most one bfloat16 step from that rounding.
+    for got, wide in ((y, y32), (g, g32)):
+        step = torch.from_numpy(np.spacing(np.abs(wide.numpy()))) * 2**16
+        assert (got.float() - wide).abs().le(step).all()
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_double_backward_in_float32(approximate):
+    x = torch.linspace(-4, 4, 101, requires_grad=True)
+    (g,) = torch.autograd.grad(F.gelu(x, approximate=approximate).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), x)
+    # Against float64, where the ATen path (and its registered double backward) runs.
+    x64 = x.detach().double().requires_grad_(True)
+    (g64,) = torch.autograd.grad(F.gelu(x64, approximate=approximate).sum(), x64, create_graph=True)
+    (gg64,) = torch.autograd.grad(g64.sum(), x64)
+    torch.testing.assert_close(gg.double(), gg64, rtol=1e-5, atol=1e-6)
+
+
+def test_relu_double_backward_keeps_the_nan_rule():
+    x = torch.tensor([-1.0, 0.0, 2.0, float("nan")], requires_grad=True)
+    (g,) = torch.autograd.grad(F.leaky_relu(x, 0.1).sum(), x, create_graph=True)
+    torch.testing.assert_close(
+        g.detach(), torch.tensor([0.1, 0.1, 1.0, float("nan")]), equal_nan=True
+    )
+    assert g.requires_grad  # a graph was built (through the Python-registered formula)
+
+
+def test_unbuildable_kernels_warn_once_and_fall_back(monkeypatch):
+    def no_compiler():
+        raise OSError("no C++ compiler")
+
+    monkeypatch.setattr(_native, "_compile", no_compiler)
+    _native.ops.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"native CPU kernels unavailable.*no C\+\+"):
+            assert _native.ops() is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert _native.ops() is None  # cached: it warns once
+        x = torch.tensor([-1.0, float("nan"), 2.0], requires_grad=True)
+        F.relu(x).sum().backward()  # the ATen path keeps the NaN rule too
+        torch.testing.assert_close(x.grad, torch.tensor([0.0, float("nan"), 1.0]), equal_nan=True)
+    finally:
+        monkeypatch.undo()
+        _native.ops.cache_clear()
+    assert _native.ops() is not None
+
+
+def test_relukit_native_0_turns_them_off():
+    code = (
+        "import torch; from relukit.torch import _native, functional as F; "
+        "assert _native.ops() is None; "
+        "x = torch.randn(3, requires_grad=True); "
+        "assert type(F.relu(x).grad_fn).__name__ != 'CppFunction'"
+    )
+    env = dict(os.environ, RELUKIT_NATIVE="0")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+
+
+def test_gelu_coefficients_regenerate_from_their_script():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "scripts" / "make_gelu_kernel_coeffs.py"
+    spec = importlib.util.spec_from_file_location("make_gelu_kernel_coeffs", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.render() == script.OUT.read_text()
