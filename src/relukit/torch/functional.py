@@ -322,9 +322,9 @@ gelu.__doc__ = _doc(
     ulp (values) and 0.57 ulp (gradients, next to gelu''s zero at x ≈ −0.75) for both forms,
     tails included; ATen's ``0.5·x·(1 + erf(x/√2))`` is off by up to 1.9e3 ulp on [−3, −1] and
     returns 0 below x ≈ −5.7. Time for 1e6 float32 elements, forward+backward, against
-    ``torch.nn.GELU`` on a 2-core AVX-512 CPU: the exact form about 2.3× (float64 arithmetic
-    against ATen's float32 approximation; within noise in a training step of an MLP whose
-    matrix products dominate), the tanh form about 0.75× (``benchmarks/bench_torch_speed.py``).
+    ``torch.nn.GELU`` on a 2-core AVX-512 CPU: the exact form about 2× (1.5–2.5× across runs:
+    float64 arithmetic against ATen's float32 approximation; 1.01× in a training step of an MLP
+    whose matrix products dominate), the tanh form about 0.7× (``benchmarks/bench_torch_speed.py``).
     float64, CUDA, ``torch.compile`` and ``torch.func`` run ATen's kernels (patched at ±inf and
     NaN): absolute error below 1.1e-6 (float32) and 2.4e-16 (float64), float64 values 0 below
     x ≈ −8.3.
