@@ -4,8 +4,8 @@ The kernels fuse the NaN rule into each backward pass, run autograd in C++, and 
 exactly in float32/float16/bfloat16 (see the C++ file's header for the measurements behind
 them). They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler
 and ``ninja``, which ``relukit[torch]`` installs) into torch's extension cache, under a name
-that hashes the sources, so an edited kernel is rebuilt rather than reused. That first build
-takes about 20 s.
+that hashes the sources, torch's version and the CPU's flags, so an edited kernel (or another
+CPU) gets its own build rather than a stale one. That first build takes about 20 s.
 
 Where they cannot be built (no compiler), relukit warns once and keeps its ATen path, which
 keeps the contract except for GELU's float32 left tail. ``RELUKIT_NATIVE=0`` turns them off.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
 import warnings
 from pathlib import Path
 
@@ -27,11 +28,22 @@ _CSRC = Path(__file__).parent / "csrc"
 _SOURCES = ("relukit_ops.cpp", "gelu_math.h", "gelu_coeffs.h")
 
 
+def _cpu_flags() -> bytes:
+    """The CPU's feature flags (Linux), so that a cache shared across machines never hands a
+    ``-march=native`` build to a CPU without its instructions."""
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            return next((line for line in f if line.startswith(b"flags")), b"")
+    except OSError:
+        return platform.processor().encode()
+
+
 def _build_name() -> str:
     digest = hashlib.sha256()
     for name in _SOURCES:
         digest.update((_CSRC / name).read_bytes())
     digest.update(torch.__version__.encode())
+    digest.update(_cpu_flags())
     return f"relukit_ops_{digest.hexdigest()[:12]}"
 
 
