@@ -7,7 +7,9 @@ torch.nn call beside it), which drifts less than a ratio of medians on this shar
 ``Tensor.copy_`` bandwidth of the same run is printed beside every figure (the physical limit
 of elementwise work). Few-bit GELU is reported beside exact GELU.
 
-A second table times one training step (forward, cross-entropy, backward) of the memory
+A second table times the native kernels alone (``torch.ops.relukit``, no autograd) against the
+ATen kernels that torch.nn runs, forward and backward, in alternation. A third times one
+training step (forward, cross-entropy, backward) of the memory
 benchmark's MLP with each activation, relukit against torch.nn in alternation: what an
 activation's cost means inside a model, where the matrix products dominate.
 
@@ -91,6 +93,72 @@ def configurations():
         yield f"GELU(backward_bits={k})", rt.GELU(backward_bits=k), nn.GELU()
 
 
+def kernel_pairs():
+    """(label, relukit's native kernel, the ATen kernel torch.nn runs) on x and a gradient g."""
+    from relukit.torch import _native
+
+    ops, aten = _native.ops(), torch.ops.aten
+    if ops is None:
+        return
+    yield "relu fwd", lambda x, g: ops.relu(x), lambda x, g: aten.relu(x)
+    yield (
+        "relu bwd",
+        lambda x, g: ops.relu_backward(g, x),
+        lambda x, g: aten.threshold_backward(g, x, 0),
+    )
+    yield (
+        "leaky_relu fwd",
+        lambda x, g: ops.leaky_relu(x, 0.01),
+        lambda x, g: aten.leaky_relu(x, 0.01),
+    )
+    yield (
+        "leaky_relu bwd",
+        lambda x, g: ops.leaky_relu_backward(g, x, 0.01),
+        lambda x, g: aten.leaky_relu_backward(g, x, 0.01, False),
+    )
+    for form in ("none", "tanh"):
+        tanh = form == "tanh"
+        yield (
+            f"gelu {form} fwd",
+            lambda x, g, tanh=tanh: ops.gelu(x, tanh),
+            lambda x, g, form=form: aten.gelu(x, approximate=form),
+        )
+        yield (
+            f"gelu {form} bwd",
+            lambda x, g, tanh=tanh: ops.gelu_backward(g, x, tanh),
+            lambda x, g, form=form: aten.gelu_backward(g, x, approximate=form),
+        )
+
+
+def kernel_rows(n: int) -> list[dict]:
+    """Native kernel time over ATen's, 1e6 float32, paired medians, copy_ bandwidth beside."""
+    torch.manual_seed(0)
+    x, g = torch.randn(n), torch.randn(n)
+    rows = []
+    for label, ours, theirs in kernel_pairs():
+        bw = copy_bandwidth(n)
+        a, b = [], []
+        for i in range(REPS + 20):
+            for f, times in ((ours, a), (theirs, b)):
+                t = time.perf_counter()
+                f(x, g)
+                if i >= 20:  # warm-up
+                    times.append(time.perf_counter() - t)
+        ratio = statistics.median(p / q for p, q in zip(a, b, strict=True))
+        us = [statistics.median(t) * 1e6 for t in (a, b)]
+        rows.append(
+            {
+                "kernel": label,
+                "relukit_us": us[0],
+                "aten_us": us[1],
+                "ratio": ratio,
+                "copy_GBps": bw,
+            }
+        )
+        print(f"{label:24s} native {us[0]:7.1f} us  ATen {us[1]:7.1f} us  copy_ {bw:6.1f} GB/s")
+    return rows
+
+
 def model_step(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> float:
     t = time.perf_counter()
     nn.functional.cross_entropy(model(x), target).backward()
@@ -138,6 +206,7 @@ def main(n: int = 10**6) -> dict:
             f"  ratio {r['ratio']:.3f}  copy_ {bw:6.1f} GB/s",
             flush=True,
         )
+    kernels = kernel_rows(n)
     steps = model_rows()
     result = {
         "n": n,
@@ -147,6 +216,7 @@ def main(n: int = 10**6) -> dict:
         "torch": torch.__version__,
         "reps": REPS,
         "rows": rows,
+        "kernel_rows": kernels,
         "model_step_rows": steps,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -164,6 +234,18 @@ def main(n: int = 10**6) -> dict:
         lines.append(
             f"| {r['activation']} | {r['relukit_us']:.1f} | {r['torch_nn_us']:.1f} | "
             f"{r['ratio']:.3f} | {r['copy_GBps']:.1f} |"
+        )
+    lines += [
+        "",
+        f"# Native kernels alone against ATen's, {n:.0e} float32 elements, medians of {REPS}",
+        "",
+        "| kernel | native µs | ATen µs | native / ATen (paired) | copy_ GB/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in kernels:
+        lines.append(
+            f"| {r['kernel']} | {r['relukit_us']:.1f} | {r['aten_us']:.1f} | {r['ratio']:.3f} | "
+            f"{r['copy_GBps']:.1f} |"
         )
     lines += [
         "",

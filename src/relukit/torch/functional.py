@@ -323,7 +323,7 @@ gelu.__doc__ = _doc(
     tails included; ATen's ``0.5·x·(1 + erf(x/√2))`` is off by up to 1.9e3 ulp on [−3, −1] and
     returns 0 below x ≈ −5.7. Time for 1e6 float32 elements, forward+backward, against
     ``torch.nn.GELU`` on a 2-core AVX-512 CPU: the exact form about 2× (1.5–2.5× across runs:
-    float64 arithmetic against ATen's float32 approximation; 1.01× in a training step of an MLP
+    float64 arithmetic against ATen's float32 approximation; 1.00× in a training step of an MLP
     whose matrix products dominate), the tanh form about 0.7× (``benchmarks/bench_torch_speed.py``).
     float64, CUDA, ``torch.compile`` and ``torch.func`` run ATen's kernels (patched at ±inf and
     NaN): absolute error below 1.1e-6 (float32) and 2.4e-16 (float64), float64 values 0 below
