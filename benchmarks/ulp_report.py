@@ -44,8 +44,39 @@ def main() -> None:
         name = r["case"] if r["which"] == "value" else f"{r['case']}  f'"
         cells = [f"{r[d]['ulp']:.2f} (x = {r[d]['at']:.3g})" for d in DTYPES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += torch_gelu_lines()
     (RESULTS / "ulp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def torch_gelu_lines() -> list[str]:
+    """relukit.torch's GELU against torch.nn.functional's, same mpmath references and grids."""
+    try:
+        import torch
+        from test_torch_native import torch_gelu_ulps
+    except ImportError:
+        return []
+    lines = [
+        "",
+        "## PyTorch GELU (CPU, eager): relukit.torch / torch.nn.functional",
+        "",
+        "float32 and float16 run relukit's native kernels; float64 runs ATen in both columns.",
+        "",
+        "| function | " + " | ".join(DTYPES) + " |",
+        "|---|" + "---|" * len(DTYPES),
+    ]
+    for approximate in ("none", "tanh"):
+        for which in ("value", "derivative"):
+            cells = []
+            for dtype in DTYPES:
+                ours, _ = torch_gelu_ulps(approximate, dtype, which)
+                theirs, _ = torch_gelu_ulps(
+                    approximate, dtype, which, gelu=torch.nn.functional.gelu
+                )
+                cells.append(f"{ours:.3g} / {theirs:.3g}")
+            name = f"gelu(approximate={approximate})" + ("  f'" if which == "derivative" else "")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

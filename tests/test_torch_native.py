@@ -59,11 +59,14 @@ def test_relu_and_leaky_equal_the_aten_path_bit_for_bit(case, dtype, monkeypatch
         assert torch.equal(a.nan_to_num(), b.nan_to_num())
 
 
-def _torch_gelu_ulps(approximate: str, dtype_name: str, which: str) -> tuple[float, float]:
-    """Worst ulp error of relukit.torch's GELU (or GELU') against mpmath."""
+def torch_gelu_ulps(approximate: str, dtype_name: str, which: str, gelu=F.gelu):
+    """(worst ulp error, where) of a torch GELU (or GELU') against mpmath; relukit's by default.
+
+    ``benchmarks/ulp_report.py`` reports it for relukit.torch and for torch.nn.functional.
+    """
     xs, refs, scales = _reference(GELU_CASES[approximate], dtype_name, which)
     x = torch.from_numpy(xs).requires_grad_(True)
-    y = F.gelu(x, approximate=approximate)
+    y = gelu(x, approximate=approximate)
     got = y if which == "value" else torch.autograd.grad(y, x, torch.ones_like(y))[0]
     got = got.detach().numpy()
     errors = [_ulp_error(g, r, s, xs.dtype.type) for g, r, s in zip(got, refs, scales, strict=True)]
@@ -75,7 +78,7 @@ def _torch_gelu_ulps(approximate: str, dtype_name: str, which: str) -> tuple[flo
 @pytest.mark.parametrize("dtype_name", ["float32", "float16"])
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_within_one_ulp_of_mpmath(approximate, dtype_name, which):
-    worst, at = _torch_gelu_ulps(approximate, dtype_name, which)
+    worst, at = torch_gelu_ulps(approximate, dtype_name, which)
     assert worst <= ULPS[dtype_name], f"{worst:.2f} ulp at x = {at!r}"
 
 

@@ -318,10 +318,11 @@ gelu.__doc__ = _doc(
     Accuracy: on CPU in eager mode, float32, float16 and bfloat16 run relukit's native kernels,
     which compute the value and the derivative in float64 and round once: the exact form from one
     exponential and one fitted polynomial (x·Φ(x), Φ(x) + x·φ(x)), the tanh form as x·σ(2u)
-    without the cancellation of ``1 + tanh``. Measured against mpmath in float32: within 0.51
-    ulp (values) and 0.57 ulp (gradients, next to gelu''s zero at x ≈ −0.75) for both forms,
-    tails included; ATen's ``0.5·x·(1 + erf(x/√2))`` is off by up to 1.9e3 ulp on [−3, −1] and
-    returns 0 below x ≈ −5.7. Time for 1e6 float32 elements, forward+backward, against
+    without the cancellation of ``1 + tanh``. Measured against mpmath in float32: within 0.50
+    ulp for values and gradients, both forms, tails included (``benchmarks/results/ulp.md``),
+    and within 1 ulp next to gelu''s zero at x ≈ −0.75 (tested); ATen's
+    ``0.5·x·(1 + erf(x/√2))`` is off by up to 1.9e3 ulp on [−3, −1] and returns 0 below −5.7.
+    Time for 1e6 float32 elements, forward+backward, against
     ``torch.nn.GELU`` on a 2-core AVX-512 CPU: the exact form about 2× (1.5–2.5× across runs:
     float64 arithmetic against ATen's float32 approximation; 1.00× in a training step of an MLP
     whose matrix products dominate), the tanh form about 0.7× (``benchmarks/bench_torch_speed.py``).

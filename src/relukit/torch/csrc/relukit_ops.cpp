@@ -10,8 +10,8 @@
 // - Exact GELU. ATen's float32 GELU is 0.5*x*(1 + erf(x/sqrt 2)), which loses relative accuracy
 //   below x = -1 (1.9e3 ulp on [-3, -1], 0 instead of ~1e-8 below -5.7); its tanh form cancels
 //   in 1 + tanh the same way. Here float32, float16 and bfloat16 GELU and GELU', both forms, are
-//   computed in float64 (gelu_math.h) and rounded once: within 0.51 / 0.57 ulp of mpmath in
-//   float32. The exact form costs about 2x ATen's time (float64 against ATen's float32
+//   computed in float64 (gelu_math.h) and rounded once: within 0.50 ulp of mpmath in float32
+//   (benchmarks/results/ulp.md), 1 ulp next to gelu''s zero (tests/test_torch_native.py). The exact form costs about 2x ATen's time (float64 against ATen's float32
 //   approximation); the tanh form about 0.7x.
 //
 // Every kernel obeys relukit's contract: the kink rule (f' takes the x <= 0 branch), NaN in gives
