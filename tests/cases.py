@@ -55,6 +55,7 @@ class Case:
         kink_derivative: f' at the kinks (the ``x ≤ 0`` branch).
         textbook: the formula people type, in NumPy (the benchmarks' baseline).
         textbook_derivative: the textbook f'.
+        identity_above: f(x) == x exactly in float64 for every x above this.
     """
 
     activation: relukit.Activation
@@ -69,6 +70,7 @@ class Case:
     derivative_scale: Callable[..., Any] | None = None
     monotone: bool = False
     lower_bound: float | None = None
+    identity_above: float = 0.0
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -196,6 +198,7 @@ def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivat
         specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
         textbook=textbook,
         textbook_derivative=textbook_derivative,
+        identity_above=40.0,
     )
 
 
@@ -269,12 +272,57 @@ def _gelu_tanh_cases():
     return _gelu_case("tanh", value, derivative, scale, textbook, textbook_derivative)
 
 
+# --- SiLU --------------------------------------------------------------------------------------
+
+
+def _silu_cases():
+    def sigmoid(x):
+        return 1 / (1 + mp.exp(-x))
+
+    def value(x, **_):
+        return x * sigmoid(x)
+
+    def terms(x):
+        s = sigmoid(x)
+        return s, x * s * (1 - s)
+
+    def derivative(x, **_):
+        a, b = terms(x)
+        return a + b
+
+    def scale(x, **_):
+        a, b = terms(x)
+        return abs(a) + abs(b)
+
+    def textbook(x, **_):
+        return x / (1 + np.exp(-x))
+
+    def textbook_derivative(x, **_):
+        s = 1 / (1 + np.exp(-x))
+        return s * (1 + x * (1 - s))
+
+    return [
+        Case(
+            activation=relukit.get("silu"),
+            params={},
+            value=value,
+            derivative=derivative,
+            derivative_scale=scale,
+            specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
+            textbook=textbook,
+            textbook_derivative=textbook_derivative,
+            identity_above=40.0,
+        )
+    ]
+
+
 _BUILDERS = {
     "relu": _relu_cases,
     "leaky_relu": _leaky_cases,
     "prelu": _prelu_cases,
     "elu": _elu_cases,
     "gelu": lambda: [_gelu_exact_cases(), _gelu_tanh_cases()],
+    "silu": _silu_cases,
 }
 
 CASES: list[Case] = [case for a in relukit.catalog for case in _BUILDERS[a.name]()]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _numpy_ns
-from ._catalog import Activation
+from ._catalog import Activation, _docs
 
 # The multi-pass functions (ELU, GELU) run in blocks, so their ~40-80 temporaries stay in the L2
 # cache. 15,872 float64 elements (124 KiB) keeps each temporary below glibc's 128 KiB mmap
@@ -109,26 +109,22 @@ def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bo
 class NumpyActivation:
     """A catalog activation on NumPy arrays: call it for f(x); ``.derivative``, ``.backward``.
 
+    Built by :func:`function` for every catalog entry. An entry with a weight (PReLU's slopes)
+    takes it after ``x`` and broadcasts it along the keyword-only ``axis`` (default 1,
+    channels-first); its ``backward`` returns ``(grad_input, grad_weight)``.
+
     Attributes:
         activation: the catalog entry (``relukit.get(name)``) whose math this runs.
     """
 
-    def __init__(self, activation: Activation, doc: str):
+    def __init__(self, activation: Activation, doc: str = ""):
         self.activation = activation
         self.__name__ = self.__qualname__ = activation.name
         self.__module__ = "relukit"
-        self.__doc__ = activation.docstring_core() + "\n\n" + inspect.cleandoc(doc)
-        names = [p.name for p in activation.params]
-        P = inspect.Parameter
-        params = [P("x", P.POSITIONAL_OR_KEYWORD)]
-        params += [
-            P(p.name, P.POSITIONAL_OR_KEYWORD, default=P.empty if p.kind == "weight" else p.default)
-            for p in activation.params
-        ]
-        params += self._extra_keywords()
-        params.append(P("out", P.KEYWORD_ONLY, default=None))
-        self.__signature__ = inspect.Signature(params)
-        self._names = names
+        self.__doc__ = doc or _render_doc(activation)
+        self._names = [p.name for p in activation.params]
+        self._weights = [p.name for p in activation.params if p.kind == "weight"]
+        self.__signature__ = _signature(activation, ["x"], self._extra_keywords())
 
     def __repr__(self) -> str:
         return f"<relukit.{self.activation.name}: NumPy {self.activation.title}>"
@@ -136,28 +132,27 @@ class NumpyActivation:
     # --- argument handling ----------------------------------------------------------------
 
     def _extra_keywords(self) -> list[inspect.Parameter]:
-        return []
+        P = inspect.Parameter
+        extra = [P("axis", P.KEYWORD_ONLY, default=1)] if self._has_weight() else []
+        return [*extra, P("out", P.KEYWORD_ONLY, default=None)]
+
+    def _has_weight(self) -> bool:
+        return any(p.kind == "weight" for p in self.activation.params)
 
     def _params(self, args: tuple, kwargs: dict) -> dict[str, Any]:
-        if len(args) > len(self._names):
-            raise TypeError(
-                f"{self.activation.name} takes at most {len(self._names) + 1} positional "
-                f"arguments ({len(args) + 1} given)"
-            )
-        params = dict(zip(self._names, args, strict=False))
-        for key in kwargs:
-            if key in params:
-                raise TypeError(f"{self.activation.name} got multiple values for {key!r}")
-        params.update(kwargs)
-        return self.activation.check_params(**params)
+        return self.activation.bind(args, kwargs)
 
     def _prepare(self, x, args, kwargs):
         """(x as array, compute dtype, result dtype, params rounded to the compute dtype)."""
+        axis = kwargs.pop("axis", 1) if self._weights else None
         x = as_real_array(x, "x")
         params = self._params(args, kwargs)
         cdtype = compute_dtype(self.activation, x.dtype)
         rdtype = result_dtype(self.activation, x.dtype)
         params = {k: cdtype.type(v) if isinstance(v, float) else v for k, v in params.items()}
+        for name in self._weights:
+            weight = as_real_array(params[name], name)
+            params[name] = _shape_weight(weight.astype(cdtype), x, axis, name)
         return x, cdtype, rdtype, params
 
     # --- the three entry points -----------------------------------------------------------
@@ -176,13 +171,31 @@ class NumpyActivation:
     def backward(self, grad_output, x, *args, **kwargs):
         """The input gradient ``grad_output · f'(x)`` (vector–Jacobian product).
 
+        With a weight (PReLU), ``(grad_input, grad_weight)``, grad_weight reduced to the
+        weight's shape.
+
         Args:
             grad_output: the gradient of the loss with respect to f(x); same shape as x.
             x: the input f was evaluated at; then the parameters, as for the function.
         """
+        raw = self.activation.bind(args, {k: v for k, v in kwargs.items() if k != "axis"})
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
         g = _check_grad(grad_output, x.shape)
-        return self._input_grad(g, x, cdtype, rdtype, params)
+        gx = self._input_grad(g, x, cdtype, rdtype, params)
+        if not self._weights:
+            return gx
+        (name,) = self._weights
+        weight = as_real_array(raw[name], name)
+        w = params[name]
+        with np.errstate(all="ignore"):
+            # ∂L/∂a = Σ grad·∂f/∂a over every axis but the channel axis.
+            dw = g.astype(cdtype, copy=False) * self._evaluate(
+                self.activation.weight_derivative, x, cdtype, cdtype, {}, None
+            )
+            axes = tuple(i for i in range(np.ndim(dw)) if w.ndim == 0 or w.shape[i] == 1)
+            gw = np.sum(dw, axis=axes).reshape(weight.shape)
+        gw_dtype = weight.dtype if weight.dtype.kind == "f" else rdtype
+        return gx, gw.astype(gw_dtype)
 
     def _evaluate(self, fn, x, cdtype, rdtype, params, out):
         """The catalog function ``fn`` at x, in the namespace whose precision suits rdtype."""
@@ -223,57 +236,86 @@ def _check_grad(grad_output, shape) -> np.ndarray:
     return g
 
 
-class NumpyPReLU(NumpyActivation):
-    """PReLU on NumPy arrays: the weight broadcasts along ``axis`` (default 1, channels-first)."""
+def _shape_weight(weight: np.ndarray, x: np.ndarray, axis, name: str) -> np.ndarray:
+    """A scalar or 1-D weight shaped to broadcast along ``axis`` of x."""
+    if weight.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or 1-D array, got shape {weight.shape}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int, got {axis!r}")
+    if weight.size == 1:
+        return weight.reshape(())
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(
+            f"axis {axis} is out of range for x with {x.ndim} dimensions; a {name} of "
+            f"{weight.size} slopes needs a channel axis"
+        )
+    channels = x.shape[axis]
+    if weight.size != channels:
+        raise ValueError(
+            f"{name} has {weight.size} slopes but x has {channels} channels along axis "
+            f"{axis}; {name} must have size 1 or {channels}"
+        )
+    shape = [1] * x.ndim
+    shape[axis] = channels
+    return weight.reshape(shape)
 
-    def _extra_keywords(self):
-        return [inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=1)]
 
-    def _prepare(self, x, args, kwargs):
-        axis = kwargs.pop("axis", 1)
-        x, cdtype, rdtype, params = super()._prepare(x, args, kwargs)
-        if "weight" not in params:
-            raise TypeError("prelu missing required argument 'weight'")
-        weight = as_real_array(params["weight"], "weight")
-        params["weight"] = self._shape_weight(weight.astype(cdtype), x, axis)
-        return x, cdtype, rdtype, params
+def _signature(
+    activation: Activation, leading: list[str], extra: list[inspect.Parameter]
+) -> inspect.Signature:
+    """``(x, <catalog parameters with defaults>, *, <extra keywords>)``."""
+    P = inspect.Parameter
+    params = [P(name, P.POSITIONAL_OR_KEYWORD) for name in leading]
+    params += [
+        P(p.name, P.POSITIONAL_OR_KEYWORD, default=P.empty if p.kind == "weight" else p.default)
+        for p in activation.params
+    ]
+    return inspect.Signature(params + extra)
 
-    @staticmethod
-    def _shape_weight(weight: np.ndarray, x: np.ndarray, axis) -> np.ndarray:
-        if weight.ndim > 1:
-            raise ValueError(f"weight must be a scalar or 1-D array, got shape {weight.shape}")
-        if weight.size == 1:
-            return weight.reshape(())
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"axis must be an int, got {axis!r}")
-        if not -x.ndim <= axis < x.ndim:
-            raise ValueError(
-                f"axis {axis} is out of range for x with {x.ndim} dimensions; a weight of "
-                f"{weight.size} slopes needs a channel axis"
+
+def _render_doc(activation: Activation) -> str:
+    name = activation.name
+    integers = (
+        "integer and bool inputs keep their dtype"
+        if activation.keeps_integers
+        else "integers and bools promote to float64"
+    )
+    args = [("x", f"array-like of real numbers; {integers}.")]
+    args += [
+        (p.name, _docs.param_doc(p, weight="A scalar, or a 1-D array of one slope per channel."))
+        for p in activation.params
+    ]
+    if any(p.kind == "weight" for p in activation.params):
+        args.append(("axis", "the channel axis of x for a 1-D weight. Default: ``1`` (Keras: -1)."))
+    args.append(("out", "optional array of the result's shape and dtype to write into."))
+    return _docs.render(
+        activation,
+        args=args,
+        returns=(
+            f"f(x) in x's floating dtype ({integers}): float32 and float16 within 1 ulp, float64 "
+            f"within 4 ulp of the mathematical value. ``{name}.derivative`` takes the same "
+            f"arguments and returns f'(x); ``{name}.backward(grad_output, x, ...)`` returns "
+            "grad_output·f'(x)"
+            + (
+                ", and the weight's gradient summed to its shape."
+                if activation.weight_derivative
+                else "."
             )
-        channels = x.shape[axis]
-        if weight.size != channels:
-            raise ValueError(
-                f"weight has {weight.size} slopes but x has {channels} channels along axis "
-                f"{axis}; weight must have size 1 or {channels}"
-            )
-        shape = [1] * x.ndim
-        shape[axis] = channels
-        return weight.reshape(shape)
+        ),
+        sections=[("Shape", "Any; the result has x's shape.")],
+        example=_docs.example_lines(
+            activation,
+            setup=[
+                "import numpy as np, relukit",
+                f"x = np.array({_docs.example_input(activation)})",
+            ],
+            call=lambda args: f"relukit.{name}({args})",
+            value=lambda expr: f"{expr}.tolist()",
+            derivative=lambda args: f"relukit.{name}.derivative({args})",
+        ),
+    )
 
-    def backward(self, grad_output, x, *args, **kwargs):
-        """``(grad_input, grad_weight)``; grad_weight is reduced to the weight's shape."""
-        weight = as_real_array(args[0] if args else kwargs.get("weight"), "weight")
-        x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
-        g = _check_grad(grad_output, x.shape)
-        gx = self._input_grad(g, x, cdtype, rdtype, params)
-        w = params["weight"]
-        with np.errstate(all="ignore"):
-            # ∂L/∂a = Σ grad·min(x, 0) over every axis but the channel axis.
-            dw = g.astype(cdtype, copy=False) * self._evaluate(
-                self.activation.weight_derivative, x, cdtype, cdtype, {}, None
-            )
-            axes = tuple(i for i in range(np.ndim(dw)) if w.ndim == 0 or w.shape[i] == 1)
-            gw = np.sum(dw, axis=axes).reshape(weight.shape)
-        gw_dtype = weight.dtype if weight.dtype.kind == "f" else rdtype
-        return gx, gw.astype(gw_dtype)
+
+def function(activation: Activation) -> NumpyActivation:
+    """The NumPy function for a catalog entry: f(x) with ``.derivative`` and ``.backward``."""
+    return NumpyActivation(activation)

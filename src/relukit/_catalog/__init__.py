@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from . import _elu, _gelu, _leaky_relu, _prelu, _relu
-from ._spec import Activation, Param, Spelling
+from . import _elu, _gelu, _leaky_relu, _prelu, _relu, _silu
+from ._spec import Activation, Example, Namespace, Param, Spelling
 
 CATALOG: tuple[Activation, ...] = (
     _relu.RELU,
@@ -15,6 +15,7 @@ CATALOG: tuple[Activation, ...] = (
     _prelu.PRELU,
     _elu.ELU,
     _gelu.GELU,
+    _silu.SILU,
 )
 
 _BY_NAME = {a.name: a for a in CATALOG}
@@ -31,7 +32,7 @@ def get(name: str | Activation) -> Activation:
         >>> relukit.get("elu").defaults
         {'alpha': 1.0}
         >>> [a.name for a in relukit.catalog]
-        ['relu', 'leaky_relu', 'prelu', 'elu', 'gelu']
+        ['relu', 'leaky_relu', 'prelu', 'elu', 'gelu', 'silu']
     """
     if isinstance(name, Activation):
         return name
@@ -41,4 +42,4 @@ def get(name: str | Activation) -> Activation:
         raise KeyError(f"unknown activation {name!r}; known: {', '.join(_BY_NAME)}") from None
 
 
-__all__ = ["CATALOG", "Activation", "Param", "Spelling", "get"]
+__all__ = ["CATALOG", "Activation", "Example", "Namespace", "Param", "Spelling", "get"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Activation, Param, Spelling
+from ._spec import Activation, Example, Param, Spelling
 
 
 def forward(ns, x, alpha=1.0, *, out=None):
@@ -55,4 +55,12 @@ ELU = Activation(
         ),
     ),
     piecewise_linear=False,
+    class_name="ELU",
+    inplace=True,
+    example=Example(
+        x=(-3.0, -0.7, 0.0, 1.2, 5.0),
+        params={"alpha": 1.0},
+        value=(-0.950213, -0.503415, 0.0, 1.2, 5.0),
+        derivative=(0.0497871, 0.496585, 1.0, 1.0, 1.0),
+    ),
 )

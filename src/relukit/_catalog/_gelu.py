@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import _dd
-from ._spec import Activation, Param, Spelling
+from . import _dd, _special
+from ._spec import Activation, Example, Param, Spelling
 
 # Beyond these |x| the float64 results are exactly their limits (x or -0 for the value, 1 or 0
 # for the derivative): Φ(-40) and σ(2u(-30)) are below the smallest subnormal. Clipping there keeps
@@ -50,23 +50,9 @@ def _tanh_argument(ns, x):
 
 
 def _tanh_sigmoids(ns, x):
-    """``(s_m, k, 1 − s)`` with s = σ(2u) = s_m·2⁻ᵏ, without cancellation or overflow.
-
-    0.5·(1 + tanh(u)) = σ(2u); with e = exp(−|2u|) ≤ 1, σ(2u) and 1 − σ(2u) are each e/(1+e)
-    or 1/(1+e). e = m·2⁻ᵏ is kept scaled (k > 0 only where e is subnormal) so that callers
-    multiply first and round into the subnormal range once, with ``ns.ldexp``.
-    """
+    """``(s_m, k, 1 − s)`` with s = σ(2u) = 0.5·(1 + tanh(u)), from the double-double 2u."""
     arg, arg_lo = _tanh_argument(ns, x)
-    positive = arg >= 0
-    # exp(-|hi + lo|) = exp(-(|hi| + sign(hi)·lo)); lo is a plain 0 in the wide namespace.
-    m, k = ns.exp_neg(ns.abs(arg), ns.select(positive, arg_lo, -arg_lo) if ns.exact else 0.0)
-    e = ns.ldexp(m, k)
-    r = 1.0 / (1.0 + e)
-    # Branch-free exact selections (np.where mispredicts on random signs); written with the
-    # namespace's select, as torch and Keras refuse arithmetic on boolean masks.
-    s_m = r * ns.select(positive, 1.0, m)
-    k_s = k if isinstance(k, int) else ns.select(positive, 0.0, k)
-    return s_m, k_s, r * ns.select(positive, e, 1.0)
+    return _special.scaled_sigmoid(ns, arg, arg_lo)
 
 
 def _tanh(ns, x, *, out=None):
@@ -144,5 +130,13 @@ GELU = Activation(
         f"The tanh form differs from the exact one by at most {TANH_MAX_ABS_ERROR:.3g} "
         f"(at x ≈ {TANH_MAX_ERROR_AT}); weights trained with one do not transfer exactly to "
         "the other (jax#4428).",
+    ),
+    class_name="GELU",
+    inplace=False,
+    example=Example(
+        x=(-3.0, -0.7, 0.0, 1.2, 5.0),
+        params={"approximate": "none"},
+        value=(-0.00404969, -0.169375, 0.0, 1.06192, 5.0),
+        derivative=(-0.0119456, 0.0233859, 0.5, 1.11795, 1.00001),
     ),
 )

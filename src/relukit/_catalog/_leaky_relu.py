@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Activation, Param, Spelling
+from ._spec import Activation, Example, Param, Spelling
 
 
 def forward(ns, x, negative_slope=0.01, *, out=None):
@@ -53,4 +53,12 @@ LEAKY_RELU = Activation(
     ),
     piecewise_linear=True,
     nonpositive_slope=lambda negative_slope=0.01: negative_slope,
+    class_name="LeakyReLU",
+    inplace=True,
+    example=Example(
+        x=(-3.0, -0.7, 0.0, 1.2, 5.0),
+        params={"negative_slope": 0.1},
+        value=(-0.3, -0.07, 0.0, 1.2, 5.0),
+        derivative=(0.1, 0.1, 0.1, 1.0, 1.0),
+    ),
 )

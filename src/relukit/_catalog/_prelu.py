@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Activation, Param, Spelling
+from ._spec import Activation, Example, Param, Spelling
 
 
 def forward(ns, x, weight, *, out=None):
@@ -63,4 +63,12 @@ PRELU = Activation(
     ),
     piecewise_linear=True,
     nonpositive_slope=lambda weight: weight,
+    class_name="PReLU",
+    inplace=False,
+    example=Example(
+        x=(-3.0, -0.7, 0.0, 1.2, 5.0),
+        params={"weight": 0.25},
+        value=(-0.75, -0.175, 0.0, 1.2, 5.0),
+        derivative=(0.25, 0.25, 0.25, 1.0, 1.0),
+    ),
 )

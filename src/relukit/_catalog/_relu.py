@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._spec import Activation, Spelling
+from ._spec import Activation, Example, Spelling
 
 
 def forward(ns, x, *, out=None):
@@ -42,4 +42,12 @@ RELU = Activation(
     piecewise_linear=True,
     keeps_integers=True,
     nonpositive_slope=lambda: 0.0,
+    class_name="ReLU",
+    inplace=True,
+    example=Example(
+        x=(-3.0, -0.7, 0.0, 1.2, 5.0),
+        params={},
+        value=(0.0, 0.0, 0.0, 1.2, 5.0),
+        derivative=(0.0, 0.0, 0.0, 1.0, 1.0),
+    ),
 )

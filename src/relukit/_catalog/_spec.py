@@ -10,7 +10,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 ParamKind = Literal["real", "choice", "weight"]
 
@@ -78,12 +78,98 @@ class Spelling:
     differs: str = ""
 
 
-# A backend's array namespace: the elementwise operations the catalog's math is written against
-# (``maximum``, ``minimum``, ``add``, ``multiply``, ``clip``, ``abs``, ``exp``, ``expm1``,
-# ``select``, ``select_positive``, ``gaussian``, ``exp_neg``, ``ldexp``, ``two_prod``, ``two_sum``
-# and the flag ``exact``); ``relukit._numpy_ns.NumpyNamespace`` is the reference one.
-Namespace = Any
+class Namespace(Protocol):
+    """A backend's array namespace: the elementwise operations the catalog's math is written
+    against. ``relukit._numpy_ns.NumpyNamespace`` is the reference; ``relukit.torch._namespace``
+    and ``relukit.keras._ops`` are the traceable ones (no data-dependent Python, no ``out=``).
+
+    Arrays are the backend's own (NumPy arrays, torch tensors, Keras backend tensors); the
+    arithmetic operators (``+ - * /``, comparisons) work on them directly. ``out=`` is honoured
+    by the NumPy namespace and refused by the others.
+
+    Attributes:
+        exact: ``True`` when results must be float64-exact (double-double arguments, scaled
+            exponentials); ``False`` for the wide tier whose results are rounded to float32.
+    """
+
+    exact: bool
+
+    def maximum(self, x: Any, b: Any, *, out: Any = None) -> Any:
+        """max(x, b); NaN propagates."""
+        ...
+
+    def minimum(self, x: Any, b: Any, *, out: Any = None) -> Any:
+        """min(x, b); NaN propagates."""
+        ...
+
+    def add(self, a: Any, b: Any, *, out: Any = None) -> Any:
+        """a + b."""
+        ...
+
+    def clip(self, x: Any, lo: float, hi: float, *, out: Any = None) -> Any:
+        """x clipped to [lo, hi]; NaN stays NaN."""
+        ...
+
+    def abs(self, x: Any) -> Any:
+        """|x|."""
+        ...
+
+    def exp(self, x: Any) -> Any:
+        """e^x."""
+        ...
+
+    def expm1(self, x: Any) -> Any:
+        """e^x − 1 without cancellation near 0."""
+        ...
+
+    def select(self, cond: Any, a: Any, b: Any, *, out: Any = None) -> Any:
+        """``a`` where ``cond`` else ``b`` (finite a and b; exact)."""
+        ...
+
+    def select_positive(self, x: Any, positive: Any, nonpositive: Any, *, out: Any = None) -> Any:
+        """``positive`` where x > 0, ``nonpositive`` where x ≤ 0, NaN where x is NaN: the kink
+        rule in one place."""
+        ...
+
+    def exp_neg(self, a: Any, a_lo: Any = 0.0) -> tuple[Any, Any]:
+        """exp(−(a + a_lo)) as ``(m, k)``, the value m·2⁻ᵏ (k may be the int 0)."""
+        ...
+
+    def ldexp(self, v: Any, k: Any, *, out: Any = None) -> Any:
+        """v·2⁻ᵏ, rounded once."""
+        ...
+
+    def gaussian(self, x: Any) -> tuple[Any, Any, Any]:
+        """``(Φ_m, φ_m, k)`` with Φ(x) = Φ_m·2⁻ᵏ and φ(x) = φ_m·2⁻ᵏ, for finite |x| ≤ 40."""
+        ...
+
+    def two_prod(self, a: Any, b: Any, b_split: Any = None) -> tuple[Any, Any]:
+        """a·b = p + e exactly (Dekker)."""
+        ...
+
+    def two_sum(self, a: Any, b: Any) -> tuple[Any, Any]:
+        """a + b = s + e exactly (Knuth)."""
+        ...
+
+
 ActivationFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example every backend renders as a doctest (values typed from mpmath).
+
+    Attributes:
+        x: the inputs.
+        params: the parameters (a weight is a scalar slope here).
+        value: f(x), to the printed precision (doctest's NUMBER option compares to it).
+        derivative: f'(x), the kink rule applied.
+    """
+
+    x: tuple[float, ...]
+    params: Mapping[str, Any]
+    value: tuple[float, ...]
+    derivative: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -112,6 +198,10 @@ class Activation:
         spellings: PyTorch / Keras 3 / JAX / TensorFlow spellings and how they differ.
         piecewise_linear: ``True`` for ReLU, Leaky ReLU and PReLU (positively homogeneous).
         notes: further paragraphs for the docstrings (approximation error bounds...).
+        class_name: the module/layer class name in ``relukit.torch`` and ``relukit.keras``,
+            which is also the ``torch.nn`` class it replaces (``"LeakyReLU"``).
+        inplace: ``torch.nn.functional`` has an ``inplace=`` flag for it (relu, leaky, elu, silu).
+        example: the worked example rendered into every backend's docstring.
     """
 
     name: str
@@ -130,6 +220,9 @@ class Activation:
     nonpositive_slope: ActivationFn | None = None
     keeps_integers: bool = False
     notes: tuple[str, ...] = field(default=())
+    class_name: str = ""
+    inplace: bool = False
+    example: Example | None = None
 
     @property
     def defaults(self) -> Mapping[str, Any]:
@@ -148,6 +241,31 @@ class Activation:
                 return p
         known = ", ".join(p.name for p in self.params) or "none"
         raise KeyError(f"{self.name} has no parameter {name!r}; its parameters: {known}")
+
+    def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters given positionally (after the input) and by keyword, checked.
+
+        The one place every backend merges ``f(x, 0.1)`` and ``f(x, negative_slope=0.1)``.
+
+        Raises:
+            TypeError: too many positional arguments, one given twice, a missing weight, or
+                any error of :meth:`check_params`.
+        """
+        names = [p.name for p in self.params]
+        if len(args) > len(names):
+            raise TypeError(
+                f"{self.name} takes at most {len(names) + 1} positional arguments "
+                f"({len(args) + 1} given)"
+            )
+        params = dict(zip(names, args, strict=False))
+        for key in kwargs:
+            if key in params:
+                raise TypeError(f"{self.name} got multiple values for {key!r}")
+        params.update(kwargs)
+        for p in self.params:
+            if p.kind == "weight" and p.name not in params:
+                raise TypeError(f"{self.name} missing required argument {p.name!r}")
+        return self.check_params(**params)
 
     def check_params(self, **params: Any) -> dict[str, Any]:
         """Validate keyword parameters, fill in defaults, and return them normalised.
@@ -182,12 +300,6 @@ class Activation:
             f"Special values: {self.special_values}; NaN propagates through values and "
             "derivatives.",
         ]
-        if self.params:
-            lines.append("")
-            lines.append("Parameters and defaults (PyTorch's):")
-            for p in self.params:
-                default = "" if p.kind == "weight" else f" Default: ``{p.default!r}``."
-                lines.append(f"    {p.name}: {p.doc}{default}")
         differing = [s for s in self.spellings if s.differs]
         if differing:
             lines.append("")

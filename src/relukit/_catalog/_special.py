@@ -1,0 +1,77 @@
+"""Special functions several activations share, written once against the array namespace.
+
+- ``scaled_sigmoid``: σ(t) and 1 − σ(t) without cancellation or overflow, kept scaled by 2⁻ᵏ so
+  a product rounds into the subnormal range once (GELU's tanh form: σ(2u); SiLU: σ(x)).
+- ``ndtr`` and ``normal_pdf``: the *traceable tier* of Φ and φ (no tables, no data-dependent
+  Python), for namespaces that compile or trace (Keras' ``keras.ops``, torch's generic path).
+  The *reference tier* (a tabulated, Taylor-expanded N(x) = Φ(x)·e^{x²/2} with scaled
+  exponentials, ~3 ulp in float64) is ``relukit._numpy_ns.NumpyNamespace.gaussian``; both are
+  reached through ``ns.gaussian``, and the tests check the traceable tier against mpmath.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import _dd
+from ._spec import Namespace
+
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+# 1/√2 as a double-double (hi, lo).
+_INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
+
+
+def scaled_sigmoid(ns: Namespace, t: Any, t_lo: Any = 0.0) -> tuple[Any, Any, Any]:
+    """``(s_m, k, 1 − s)`` with s = σ(t + t_lo) = s_m·2⁻ᵏ, without cancellation or overflow.
+
+    With e = exp(−|t|) ≤ 1, σ(t) and 1 − σ(t) are each e/(1+e) or 1/(1+e). e = m·2⁻ᵏ is kept
+    scaled (k > 0 only where e is subnormal, in namespaces that scale) so that callers multiply
+    first and round into the subnormal range once, with ``ns.ldexp``. ``t_lo`` is the low part
+    of a double-double argument (a plain 0 otherwise).
+    """
+    positive = t >= 0
+    # exp(-|hi + lo|) = exp(-(|hi| + sign(hi)·lo)).
+    lo = ns.select(positive, t_lo, -t_lo) if ns.exact and not _is_zero(t_lo) else 0.0
+    m, k = ns.exp_neg(ns.abs(t), lo)
+    e = ns.ldexp(m, k)
+    r = 1.0 / (1.0 + e)
+    # Branch-free exact selections, written with the namespace's select (torch and Keras refuse
+    # arithmetic on boolean masks).
+    s_m = r * ns.select(positive, 1.0, m)
+    k_s = k if isinstance(k, int) else ns.select(positive, 0.0, k)
+    return s_m, k_s, r * ns.select(positive, e, 1.0)
+
+
+def _is_zero(v: Any) -> bool:
+    return isinstance(v, (int, float)) and v == 0
+
+
+def ndtr(ns: Namespace, x: Any, erfc: Any, splitter: float) -> Any:
+    """Φ(x) = ½·erfc(−x/√2) over the whole real line, traceable (the traceable tier).
+
+    Never ½·(1 + erf(x/√2)), which loses all relative precision below x ≈ −5. For x ≤ −1 the
+    argument a = fl(|x|·(1/√2)) carries a rounding error a_lo that erfc amplifies by ~2a²
+    (≈ 400 ulp at x = −20); a_lo is known exactly (Dekker's two-product with the dtype's
+    ``splitter`` plus the constant's own low part), and Φ = ½·erfc(a) − a_lo·e^(−a²)/√π removes
+    it to first order, since d erfc(a)/da = −2e^(−a²)/√π. ``erfc`` is the backend's.
+    """
+    s_hi, s_lo = _INV_SQRT2
+    # Clipping keeps the splitter and exp finite; beyond −40, Φ underflows in float64.
+    ax = -ns.clip(x, -40.0, -1.0)
+    a, a_lo = _dd.two_prod(ax, s_hi, None, splitter)
+    a_lo = a_lo + ax * s_lo
+    corrected = 0.5 * erfc(a) - a_lo * (ns.exp(-(a * a)) * _INV_SQRT_PI)
+    # For x > −1 the argument's rounding is not amplified (|d ln erfc/da| ≤ 2 there).
+    plain = 0.5 * erfc(x * (-s_hi))
+    return ns.select(x <= -1.0, corrected, plain)
+
+
+def normal_pdf(ns: Namespace, x: Any, splitter: float) -> Any:
+    """φ(x) = e^(−x²/2)/√(2π), x² as p + e (two-product): e^(−(p+e)/2) = e^(−p/2)·(1 − e/2).
+
+    x must be finite (the catalog clips before calling).
+    """
+    p, e = _dd.two_prod(x, x, None, splitter)
+    return ns.exp(-0.5 * p) * (1.0 - 0.5 * e) * _INV_SQRT_2PI
