@@ -17,7 +17,7 @@ published (``relukit.init.sample_rai``), RAI with every row rescaled to He's exp
 (``rai_he``), and relukit's asymmetric init (``relukit.init.sample_asymmetric``).
 
 Writes ``benchmarks/results/born_dead.json`` (all numbers) and ``born_dead.md`` (the table), and
-the table of gains to ``benchmarks/results/gains.md``.
+the gains to ``benchmarks/results/gains.json`` and ``gains.md``.
 
     python benchmarks/born_dead.py [--draws 2000] [--seed 0]
 """
@@ -162,7 +162,7 @@ def render(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gains_table() -> str:
+def gains() -> dict:
     """Forward and backward gains for every catalog activation (defaults, and each choice)."""
     try:
         import torch
@@ -175,20 +175,29 @@ def gains_table() -> str:
             if p.kind == "choice":
                 variants = [{p.name: c} for c in p.choices]
         for params in variants:
-            label = entry.name + "".join(f" ({k}={v!r})" for k, v in params.items())
             shown = {**entry.defaults, **params}
             if any(p.kind == "weight" for p in entry.params):
                 shown["weight"] = 0.25
-            desc = ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "–"
-            fwd = gain(entry, **params)
-            bwd = gain(entry, mode="backward", **params)
-            pt = "raises"
+            pt = None
             if torch is not None:
                 try:
-                    pt = f"{torch.nn.init.calculate_gain(entry.name, *shown.values()):.10f}"
+                    pt = torch.nn.init.calculate_gain(entry.name, *shown.values())
                 except (ValueError, TypeError):
-                    pt = "raises"
-            rows.append(f"| {label} | {desc} | {fwd:.10f} | {bwd:.10f} | {pt} |")
+                    pt = None
+            rows.append(
+                {
+                    "activation": entry.name,
+                    "variant": params,
+                    "parameters": ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "–",
+                    "forward": gain(entry, **params),
+                    "backward": gain(entry, mode="backward", **params),
+                    "torch_calculate_gain": pt,  # None: it raises (or torch is absent)
+                }
+            )
+    return {"z": "N(0, 1)", "rows": rows}
+
+
+def render_gains(record: dict) -> str:
     head = [
         "Gains for z ~ N(0, 1): forward 1/√E[f(z)²], backward 1/√E[f'(z)²] "
         "(`relukit.init.gain`), beside `torch.nn.init.calculate_gain`.",
@@ -196,6 +205,15 @@ def gains_table() -> str:
         "| activation | parameters | forward | backward | torch calculate_gain |",
         "|---|---|---:|---:|---:|",
     ]
+    rows = []
+    for r in record["rows"]:
+        label = r["activation"] + "".join(f" ({k}={v!r})" for k, v in r["variant"].items())
+        pt = r["torch_calculate_gain"]
+        torch_cell = "raises" if pt is None else f"{pt:.10f}"
+        rows.append(
+            f"| {label} | {r['parameters']} | {r['forward']:.10f} | {r['backward']:.10f} "
+            f"| {torch_cell} |"
+        )
     return "\n".join(head + rows) + "\n"
 
 
@@ -213,7 +231,9 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "born_dead.json").write_text(json.dumps(record, indent=1) + "\n")
     (args.out / "born_dead.md").write_text(render(record))
-    (args.out / "gains.md").write_text(gains_table())
+    gain_record = gains()
+    (args.out / "gains.json").write_text(json.dumps(gain_record, indent=1) + "\n")
+    (args.out / "gains.md").write_text(render_gains(gain_record))
     print(render(record))
     print(f"{record['seconds']} s")
     return record

@@ -31,7 +31,7 @@ def main() -> None:
             row = {"case": case.id, "which": which}
             for dtype in DTYPES:
                 worst, at = t._worst(index, np.dtype(dtype).type, which)
-                row[dtype] = {"ulp": worst, "at": float(at)}
+                row[dtype] = {"ulp": worst, "at": float(at), "budget": ULPS[dtype]}
             rows.append(row)
             print(case.id, which, {d: round(row[d]["ulp"], 2) for d in DTYPES}, flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)

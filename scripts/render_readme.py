@@ -1,0 +1,316 @@
+"""Render README.md's tables of measurements from ``benchmarks/results/*.json``.
+
+Each generated table sits between two markers, named after its results file and table::
+
+    <!-- generated: torch_speed.modules (scripts/render_readme.py) -->
+    ...
+    <!-- end generated -->
+
+Run ``python scripts/render_readme.py`` after a benchmark to rewrite every block in place, and
+``python scripts/render_readme.py --check`` to exit 1 with a diff when README.md differs
+(``tests/test_readme_figures.py`` runs the check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "benchmarks" / "results"
+SCRIPT = "scripts/render_readme.py"
+BLOCK = re.compile(
+    r"(?P<start><!-- generated: (?P<name>[\w.]+) \(" + re.escape(SCRIPT) + r"\) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<end><!-- end generated -->)",
+    flags=re.S,
+)
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+def load(stem: str) -> Any:
+    """The parsed ``benchmarks/results/<stem>.json``."""
+    return json.loads((RESULTS / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+def table(header: Sequence[str], align: str, rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table; ``align`` has one letter per column, ``l`` (---) or ``r`` (---:)."""
+    assert len(align) == len(header), (align, header)
+    sep = "|" + "".join("---:|" if a == "r" else "---|" for a in align)
+    lines = ["| " + " | ".join(header) + " |", sep]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+def pick(rows: Sequence[Row], key: str, wanted: Mapping[str, T]) -> list[tuple[Row, T]]:
+    """The rows whose ``key`` is in ``wanted``, in ``wanted``'s order, each with its value."""
+    by_key = {r[key]: r for r in rows}
+    return [(by_key[k], v) for k, v in wanted.items()]
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:.2f} MiB"
+
+
+# --- PyTorch -----------------------------------------------------------------------------------
+
+MEMORY_ROWS = {
+    "ReLU()": "ReLU",
+    "LeakyReLU()": "LeakyReLU(0.01)",
+    "ELU()": "ELU(1.0)",
+    "PReLU()": "PReLU",
+    "GELU()": "GELU",
+    "GELU(backward_bits=4)": "GELU(backward_bits=4)",
+    "GELU(backward_bits=1)": "GELU(backward_bits=1)",
+}
+
+
+def torch_memory_modules() -> str:
+    """Saved-for-backward bytes; few-bit rows (no torch.nn twin) are set beside torch.nn's GELU."""
+    rows = load("torch_memory")["rows"]
+    exact_gelu = next(r["torch_nn"] for r in rows if r["activation"] == "GELU()")
+    cells = [
+        (
+            label,
+            "—" if r["torch_nn"] is None else mib(r["torch_nn"]),
+            mib(r["relukit"]),
+            f"{r['relukit'] / (r['torch_nn'] or exact_gelu):.2f}",
+        )
+        for r, label in pick(rows, "activation", MEMORY_ROWS)
+    ]
+    return table(("activation", "torch.nn", "relukit", "relukit / torch.nn"), "lrrr", cells)
+
+
+SPEED_ROWS = {  # results label -> (README label, what runs)
+    "ReLU()": ("ReLU", "native"),
+    "LeakyReLU()": ("LeakyReLU(0.01)", "native"),
+    "LeakyReLU(-0.2)": ("LeakyReLU(−0.2)", "native"),
+    "PReLU()": ("PReLU", "ATen + NaN check"),
+    "ELU()": ("ELU(1.0)", "ATen + NaN check"),
+    "GELU()": ("GELU, exact", "native, float64 inside"),
+    "GELU('tanh')": ("GELU, tanh", "native, float64 inside"),
+}
+
+
+def torch_speed_modules() -> str:
+    rows = load("torch_speed")["rows"]
+    cells = [
+        (label, f"{r['ratio']:.2f}", runs)
+        for r, (label, runs) in pick(rows, "activation", SPEED_ROWS)
+    ]
+    return table(("module", "relukit / torch.nn", "what runs"), "lrl", cells)
+
+
+def fewbit_table_errors() -> str:
+    """Exact GELU's few-bit tables: Gaussian-weighted l2 against the uniform-optimal tables."""
+    record = load("fewbit")
+    bytes_per_element = record["memory"]["gelu_layer_bytes_per_element"]
+    cells = [
+        (
+            k,
+            f"{t['ours_gaussian_l2']:#.3g}",
+            f"{t['uniform_gaussian_l2']:#.3g}",
+            f"{t['ratio_l2']:.2f} ({t['ratio_mse']:.2f})",
+            f"{t['ours_max_abs']:#.3g}",
+            f"{bytes_per_element[k]:g}",
+        )
+        for k, t in record["tables"]["tables"]["none"].items()
+    ]
+    header = (
+        "k",
+        "l2, ours",
+        "l2, uniform-optimal",
+        "ratio (squared)",
+        "max, ours",
+        "bytes/element",
+    )
+    return table(header, "llllll", cells)
+
+
+# --- Initialisation ----------------------------------------------------------------------------
+
+
+def gains_activations() -> str:
+    rows = load("gains")["rows"]
+    cells = [
+        (
+            r["activation"],
+            r["parameters"],
+            f"{r['forward']:.10f}",
+            f"{r['backward']:.10f}",
+            "raises" if r["torch_calculate_gain"] is None else f"{r['torch_calculate_gain']:.10f}",
+        )
+        for r in rows
+    ]
+    header = ("activation", "parameters", "forward", "backward", "`torch.nn.init.calculate_gain`")
+    return table(header, "llrrr", cells)
+
+
+BORN_DEAD = {"he": "He", "rai": "RAI", "ours": "ours"}  # P(dead) columns
+COLLAPSE = {"he": "He", "rai": "RAI", "rai_he": "RAI at He's energy", "ours": "ours"}  # ratios
+
+
+def ratio(x: float) -> str:
+    """A median std ratio as ``born_dead.md`` writes it: 0, 2 digits, or 2-digit scientific."""
+    return "0" if x == 0 else f"{x:.2g}" if 1e-3 <= x < 1e3 else f"{x:.1e}"
+
+
+def born_dead_cells() -> str:
+    cells = [
+        (
+            f"{c['width']} × {c['depth']}",
+            *(f"{c[k]['p_dead']:.3f}" for k in BORN_DEAD),
+            *(ratio(c[k]["median_ratio"]) for k in COLLAPSE),
+        )
+        for c in load("born_dead")["cells"]
+    ]
+    header = (
+        "width × depth",
+        *(f"{name} P(dead)" for name in BORN_DEAD.values()),
+        *(f"{name} ratio" for name in COLLAPSE.values()),
+    )
+    return table(header, "l" + "r" * (len(header) - 1), cells)
+
+
+# --- Measured (NumPy) --------------------------------------------------------------------------
+
+NUMPY_SIZE = 1_000_000
+COPY_SIZE = 10_000_000
+
+
+def numpy_ratios() -> str:
+    """relukit / textbook time at 1e6 elements, forward and backward (as in ``numpy.md``)."""
+    rows = [
+        r for r in load("numpy")["rows"] if r["size"] == NUMPY_SIZE and r["baseline"] == "textbook"
+    ]
+    backward = {(r["activation"], r["dtype"]): r for r in rows if r["mode"] == "backward"}
+    cells = [
+        (
+            r["activation"],
+            r["dtype"],
+            f"{r['ratio']:.2f}",
+            f"{backward[r['activation'], r['dtype']]['ratio']:.2f}",
+            f"{r['relukit_s'] * 1e3:.2f}",
+            f"{r['copy_gbs']:.1f}",
+        )
+        for r in rows
+        if r["mode"] == "forward"
+    ]
+    header = (
+        "activation",
+        "dtype",
+        "forward ratio",
+        "backward ratio",
+        "forward ms",
+        "copy GB/s",
+    )
+    return table(header, "llllll", cells)
+
+
+def numpy_copy_bandwidth() -> str:
+    """``relu(x, out=buf)`` against ``np.copyto`` at 1e7 elements."""
+    cells = [
+        (
+            r["dtype"],
+            f"{r['size']:,}",
+            f"{r['relukit_gbs']:.1f}",
+            f"{r['copy_gbs']:.1f}",
+            f"{1 / r['ratio']:.2f}",
+        )
+        for r in load("numpy")["rows"]
+        if r["baseline"] == "np.copyto" and r["size"] == COPY_SIZE
+    ]
+    header = ("dtype", "size", "relu GB/s", "copy GB/s", "fraction of copy")
+    return table(header, "lllll", cells)
+
+
+ULP_DTYPES = ("float16", "float32", "float64")
+GELU_FORMS = {"gelu(approximate=none)": "gelu (exact)", "gelu(approximate=tanh)": "gelu (tanh)"}
+
+
+def ulp_numpy() -> str:
+    """Worst ulps per function (over its parameter samples), value and f', per dtype."""
+    rows = load("ulp")
+    worst: dict[str, list[float]] = {}
+    for r in rows:
+        name = GELU_FORMS.get(r["case"], r["case"].split("(")[0])
+        label = name if r["which"] == "value" else f"{name}, f'"
+        ulps = [r[d]["ulp"] for d in ULP_DTYPES]
+        worst[label] = [max(a, b) for a, b in zip(worst.get(label, ulps), ulps, strict=True)]
+    header = (
+        "function",
+        *(f"{d} (budget {rows[0][d]['budget']:g})" for d in ULP_DTYPES),
+    )
+    cells = [(label, *(f"{u:.2f}" for u in ulps)) for label, ulps in worst.items()]
+    return table(header, "lrrr", cells)
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "torch_memory.modules": torch_memory_modules,
+    "torch_speed.modules": torch_speed_modules,
+    "fewbit.table_errors": fewbit_table_errors,
+    "gains.activations": gains_activations,
+    "born_dead.cells": born_dead_cells,
+    "numpy.ratios": numpy_ratios,
+    "numpy.copy_bandwidth": numpy_copy_bandwidth,
+    "ulp.numpy": ulp_numpy,
+}
+
+
+# --- README ------------------------------------------------------------------------------------
+
+
+def block_names(text: str) -> list[str]:
+    """The names of the generated blocks in ``text``, in order."""
+    return [m["name"] for m in BLOCK.finditer(text)]
+
+
+def render(text: str) -> str:
+    """``text`` with every generated block's body replaced by its fresh rendering."""
+
+    def body(m: re.Match[str]) -> str:
+        return f"{m['start']}\n{RENDERERS[m['name']]()}\n\n{m['end']}"
+
+    return BLOCK.sub(body, text)
+
+
+def diff(old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        "README.md",
+        "README.md (rendered)",
+    )
+    return "".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 with a diff if README.md is not up to date"
+    )
+    args = parser.parse_args(argv)
+    old = README.read_text(encoding="utf-8")
+    new = render(old)
+    if args.check:
+        if new != old:
+            sys.stdout.write(diff(old, new))
+            return 1
+        return 0
+    if new != old:
+        README.write_text(new, encoding="utf-8")
+        print(f"rewrote {len(block_names(new))} blocks in README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
