@@ -56,6 +56,12 @@ class Case:
         textbook: the formula people type, in NumPy (the benchmarks' baseline).
         textbook_derivative: the textbook f'.
         identity_above: f(x) == x exactly in float64 for every x above this.
+        torch_oracle: ``torch_oracle(torch.nn.functional, x, **params)``: PyTorch's own
+            counterpart with every parameter passed explicitly (PReLU's slope as a tensor).
+        saves: what relukit.torch saves for backward out of place: ``"input"`` or ``"output"``
+            (torch.nn saves the input for all but ReLU; DESIGN.md §2's saved-tensor policy).
+        oracle_atol: per dtype, an absolute tolerance for the oracle where PyTorch's own kernel
+            is known to be less accurate than the contract (a known divergence, as data).
     """
 
     activation: relukit.Activation
@@ -71,6 +77,9 @@ class Case:
     monotone: bool = False
     lower_bound: float | None = None
     identity_above: float = 0.0
+    torch_oracle: Callable[..., Any] | None = None
+    saves: str = "input"
+    oracle_atol: dict[str, float] = field(default_factory=dict)
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -94,7 +103,7 @@ def _nan_triple():
 # --- piecewise linear --------------------------------------------------------------------------
 
 
-def _piecewise_linear(activation, slope: float, params: dict) -> Case:
+def _piecewise_linear(activation, slope: float, params: dict, oracle=None) -> Case:
     def value(x, **_):
         return x if x > 0 else mp.mpf(slope) * x
 
@@ -120,11 +129,15 @@ def _piecewise_linear(activation, slope: float, params: dict) -> Case:
         textbook_derivative=lambda x, **p: np.where(x > 0, 1.0, slope),
         monotone=slope >= 0,
         lower_bound=0.0 if slope == 0 else None,
+        torch_oracle=oracle,
+        # Output-saving where the output's sign is the input's (slope ≥ 0); PReLU's slope is
+        # learned, so it keeps the input (as torch.nn).
+        saves="output" if slope >= 0 and activation.name != "prelu" else "input",
     )
 
 
 def _relu_cases():
-    case = _piecewise_linear(relukit.get("relu"), 0.0, {})
+    case = _piecewise_linear(relukit.get("relu"), 0.0, {}, lambda f, x: f.relu(x, inplace=False))
     return [
         dataclasses.replace(
             case,
@@ -136,7 +149,14 @@ def _relu_cases():
 
 def _leaky_cases():
     return [
-        _piecewise_linear(relukit.get("leaky_relu"), s, {"negative_slope": s})
+        _piecewise_linear(
+            relukit.get("leaky_relu"),
+            s,
+            {"negative_slope": s},
+            lambda f, x, negative_slope: f.leaky_relu(
+                x, negative_slope=negative_slope, inplace=False
+            ),
+        )
         for s in (0.01, 0.2, 1.5, -0.5, 0.0)
     ]
 
@@ -145,7 +165,12 @@ def _prelu_cases():
     # The textbook formulas take the weight, so benchmarks can pass one slope per channel.
     return [
         dataclasses.replace(
-            _piecewise_linear(relukit.get("prelu"), a, {"weight": a}),
+            _piecewise_linear(
+                relukit.get("prelu"),
+                a,
+                {"weight": a},
+                lambda f, x, weight: f.prelu(x, x.new_tensor([weight])),
+            ),
             textbook=lambda x, weight, **p: np.where(x > 0, x, weight * x),
             textbook_derivative=lambda x, weight, **p: np.where(x > 0, 1.0, weight),
         )
@@ -175,6 +200,8 @@ def _elu_case(alpha: float) -> Case:
         textbook_derivative=lambda x, **p: np.where(x > 0, 1.0, alpha * np.exp(x)),
         monotone=alpha >= 0,
         lower_bound=-alpha if alpha >= 0 else None,
+        torch_oracle=lambda f, x, alpha: f.elu(x, alpha=alpha, inplace=False),
+        saves="output" if alpha >= 0 else "input",
     )
 
 
@@ -199,6 +226,10 @@ def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivat
         textbook=textbook,
         textbook_derivative=textbook_derivative,
         identity_above=40.0,
+        torch_oracle=lambda f, x, approximate: f.gelu(x, approximate=approximate),
+        # ATen's 0.5·x·(1 + erf(x/√2)) is off by up to 1.03e-6 in float32 on [-5.7, -3], just
+        # above float32's atol (relukit's native kernels are exact; see gelu's docstring).
+        oracle_atol={"float32": 1.2e-6},
     )
 
 
@@ -312,6 +343,7 @@ def _silu_cases():
             textbook=textbook,
             textbook_derivative=textbook_derivative,
             identity_above=40.0,
+            torch_oracle=lambda f, x: f.silu(x, inplace=False),
         )
     ]
 

@@ -32,9 +32,9 @@ def compute_dtype(activation: Activation, dtype: np.dtype) -> np.dtype:
     JAX round them to the input's dtype.
     """
     dtype = np.dtype(dtype)
-    if dtype.kind != "f" or dtype.itemsize > 8 or not activation.piecewise_linear:
+    if dtype.kind != "f":
         return np.dtype(np.float64)
-    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+    return np.dtype(f"float{activation.compute_bits(8 * dtype.itemsize)}")
 
 
 def result_dtype(activation: Activation, dtype: np.dtype) -> np.dtype:

@@ -234,6 +234,17 @@ class Activation:
         """Defaults plus each weight at its initial value: a complete, typical parameter set."""
         return {p.name: p.initial if p.kind == "weight" else p.default for p in self.params}
 
+    def compute_bits(self, bits: int) -> int:
+        """Width of the float dtype relukit computes in, for a floating result of ``bits``.
+
+        Piecewise-linear entries are exact in their own dtype (half types widen to float32:
+        rounded once); the others compute in float64 and round once, which puts float32 results
+        within 0.5 ulp of the float64 formula. Every backend's dtype rule is this one.
+        """
+        if not self.piecewise_linear or bits > 64:
+            return 64
+        return max(bits, 32)
+
     def param(self, name: str) -> Param:
         """The parameter called ``name``; ``KeyError`` listing the known ones otherwise."""
         for p in self.params:

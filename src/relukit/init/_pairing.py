@@ -80,23 +80,12 @@ class InitReport:
 def activation_of_module(module: Any) -> tuple[Activation, dict[str, Any]] | None:
     """The catalog entry and parameters of an activation module, or ``None``.
 
-    Recognises torch.nn's ReLU, LeakyReLU, PReLU, ELU and GELU and relukit.torch's modules: by a
-    catalog ``activation`` attribute if the module has one, else by class name (the catalog name
-    without underscores, e.g. ``LeakyReLU`` ↔ ``leaky_relu``) for classes from ``torch.nn`` or
-    ``relukit``. Parameters are read from the module's attributes of the catalog's parameter
-    names (``negative_slope``, ``alpha``, ``approximate``, ``weight``).
+    ``relukit.torch.activation_of`` (the torch adapter's verb, shared with the diagnostics):
+    relukit.torch's modules and torch.nn's classes of the catalog's class names.
     """
-    entry = getattr(module, "activation", None)
-    if not isinstance(entry, Activation):
-        entry = None
-        origin = type(module).__module__
-        if origin.startswith(("torch.nn", "relukit")):
-            key = type(module).__name__.lower()
-            entry = next((a for a in CATALOG if a.name.replace("_", "") == key), None)
-    if entry is None:
-        return None
-    params = {p.name: getattr(module, p.name) for p in entry.params if hasattr(module, p.name)}
-    return entry, params
+    from ..torch import activation_of
+
+    return activation_of(module)
 
 
 def _activation_of_call(node: Any, modules: dict[str, Any]) -> tuple[Activation, dict] | None:

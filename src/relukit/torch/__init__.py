@@ -1,9 +1,10 @@
 """relukit for PyTorch: drop-in activation modules that keep relukit's contract and save less.
 
-``relukit.torch.functional`` has ``relu``, ``leaky_relu``, ``prelu``, ``elu`` and ``gelu`` with
-``torch.nn.functional``'s signatures; the modules ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU`` and
-``GELU`` take ``torch.nn``'s constructor arguments; ``convert(model)`` swaps torch.nn's
-activations inside an existing model.
+``relukit.torch.functional`` has one function per catalog entry (``relu``, ``leaky_relu``,
+``prelu``, ``elu``, ``gelu``, ``silu``...) with ``torch.nn.functional``'s signatures; the modules
+(``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``GELU``, ``SiLU``...) take ``torch.nn``'s
+constructor arguments; ``convert(model)`` swaps torch.nn's activations inside an existing model;
+``discover(model)`` and ``watch(model, callback)`` find and observe a model's activation units.
 
 >>> import torch
 >>> from torch import nn
@@ -23,7 +24,31 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess by th
     ) from err
 
 from . import functional
+from ._adapter import (
+    ActivationModule,
+    Unit,
+    Watch,
+    activation_of,
+    discover,
+    function,
+    module,
+    watch,
+)
 from ._convert import convert
-from ._modules import ELU, GELU, LeakyReLU, PReLU, ReLU
+from ._modules import MODULES
 
-__all__ = ["ELU", "GELU", "LeakyReLU", "PReLU", "ReLU", "convert", "functional"]
+globals().update({cls.activation.class_name: cls for cls in MODULES.values()})
+
+__all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
+    "ActivationModule",
+    "Unit",
+    "Watch",
+    "activation_of",
+    "convert",
+    "discover",
+    "function",
+    "functional",
+    "module",
+    "watch",
+    *(cls.activation.class_name for cls in MODULES.values()),
+]

@@ -13,19 +13,20 @@ def _replacements() -> dict[type[nn.Module], type]:
     out = {}
     for activation in CATALOG:
         ours = MODULES[activation.name]
-        out[ours.torch_class()] = ours
+        if (theirs := ours.torch_class()) is not None:
+            out[theirs] = ours
     return out
 
 
 def convert(model: nn.Module) -> nn.Module:
-    """Replace every ``torch.nn`` ReLU, LeakyReLU, PReLU, ELU and GELU in ``model`` with relukit's.
+    """Replace every ``torch.nn`` activation of the catalog in ``model`` with relukit's.
 
     Nested modules are searched recursively. Arguments carry over (``inplace``,
     ``negative_slope``, ``alpha``, ``approximate``); a PReLU keeps the very same ``weight``
     Parameter, so optimizers already holding it keep working and ``state_dict`` keys are
     unchanged. Only exact instances are replaced (a user subclass of ``nn.ReLU`` may override
     ``forward`` and is left alone), and hooks registered on a replaced module are not carried over.
-    The model is changed in place and returned; if ``model`` itself is one of the five, its
+    The model is changed in place and returned; if ``model`` itself is one of them, its
     replacement is returned.
 
     Args:
@@ -48,7 +49,7 @@ def convert(model: nn.Module) -> nn.Module:
           )
         )
         >>> type(model[1]).__module__
-        'relukit.torch._modules'
+        'relukit.torch'
     """
     table = _replacements()
     if type(model) in table:

@@ -1,0 +1,181 @@
+"""Fast paths, registered per activation by name: ATen's kernels and the native C++ kernels.
+
+The generic path (``_generic``) runs any catalog entry from its math; an entry listed here runs
+this code instead wherever it applies: the native kernels in eager CPU mode (fused, autograd in
+C++, exact GELU), else ATen's kernels directly when no gradient can be asked for, else the
+``autograd.Function`` of ``_autograd`` that keeps relukit's saved-tensor policy, kink rule and
+NaN rule around ATen's kernels. ``tests/test_torch.py`` checks every fast path against the
+generic path. A fast path takes ``(input, params, weights, inplace, options)`` with the
+parameters already checked by the catalog and the weights shaped to broadcast against the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import _autograd as _ag
+from . import _native
+
+
+@dataclass(frozen=True)
+class Option:
+    """A keyword-only option a fast path adds to its function and module (GELU's
+    ``backward_bits``)."""
+
+    name: str
+    default: Any
+    doc: str
+    check: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """What runs for one activation, what it saves for backward (docstring text), and its
+    options."""
+
+    run: Callable[..., torch.Tensor]
+    saves: str
+    options: tuple[Option, ...] = ()
+
+
+FAST: dict[str, FastPath] = {}
+
+
+def register(name: str, *, saves: str, options: tuple[Option, ...] = ()):
+    """Register ``fn`` as catalog entry ``name``'s fast path."""
+
+    def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        FAST[name] = FastPath(fn, saves, options)
+        return fn
+
+    return deco
+
+
+def _tracked(*tensors: torch.Tensor) -> bool:
+    """Whether autograd (reverse or forward mode, or a torch.func transform) may need our rule."""
+    if torch.compiler.is_compiling():
+        return True
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return True
+    return _ag._fwd_ad_active() or _ag._functorch_active()
+
+
+@register(
+    "relu",
+    saves="the output (as torch.nn). Unlike ``torch.nn.functional.relu``, a NaN input gets a "
+    "NaN gradient (PyTorch gives 1).",
+)
+def relu(input, params, weights, inplace, options):
+    if not input.is_floating_point() or not _tracked(input):
+        return torch.relu_(input) if inplace else torch.relu(input)
+    if not inplace and (native := _native.for_input(input)) is not None:
+        return native.relu(input)
+    fix = _ag.has_nan(input)
+    if inplace:
+        return _ag.apply(_ag.Inplace, input, "relu", None, fix)
+    return _ag.apply(_ag.Relu, input, fix)
+
+
+@register(
+    "leaky_relu",
+    saves="the output when ``negative_slope > 0`` (torch.nn saves the input, so ``Linear → "
+    "LeakyReLU → Linear`` stores the hidden tensor twice; relukit stores it once), the input "
+    "when it is negative, and in place the output plus a 1-byte sign mask. In place also works "
+    "with a negative slope, which PyTorch refuses.",
+)
+def leaky_relu(input, params, weights, inplace, options):
+    slope = params["negative_slope"]
+    if slope == 0.0:  # ReLU: same values and derivative, and f(-inf) = 0 where ATen gives NaN
+        return relu(input, {}, weights, inplace, options)
+    if not _tracked(input):
+        return (
+            torch.ops.aten.leaky_relu_(input, slope) if inplace else _ag._A.leaky_relu(input, slope)
+        )
+    if not inplace and (native := _native.for_input(input)) is not None:
+        return native.leaky_relu(input, slope)
+    fix = _ag.has_nan(input)
+    if inplace:
+        return _ag.apply(_ag.Inplace, input, "leaky_relu", slope, fix)
+    return _ag.apply(_ag.LeakyRelu, input, slope, slope > 0, fix)
+
+
+@register(
+    "prelu",
+    saves="the input and the weight (as torch.nn). ``∂f/∂a`` is summed to the weight's shape. "
+    "Forward mode (``torch.func.jvp``) gives ``f'(0) = a`` like the backward (PyTorch's forward "
+    "mode gives 1).",
+)
+def prelu(input, params, weights, inplace, options):
+    w = weights["weight"]
+    if not _tracked(input, w):
+        return _ag._A._prelu_kernel(input, w)
+    return _ag.apply(_ag.PRelu, input, w, _ag.has_nan(input))
+
+
+@register(
+    "elu",
+    saves="the output when ``alpha ≥ 0``, computing ``alpha·exp(x)`` as ``output + alpha`` "
+    "(absolute error below ``alpha·2⁻²⁴`` in float32: the output's own rounding); the input "
+    "when alpha is negative; in place the output plus a 1-byte sign mask (PyTorch refuses a "
+    "negative alpha in place).",
+)
+def elu(input, params, weights, inplace, options):
+    alpha = params["alpha"]
+    if not _tracked(input):
+        return torch.ops.aten.elu_(input, alpha) if inplace else _ag._A.elu(input, alpha)
+    fix = _ag.has_nan(input)
+    if inplace:
+        return _ag.apply(_ag.Inplace, input, "elu", alpha, fix)
+    return _ag.apply(_ag.Elu, input, alpha, alpha >= 0, fix)
+
+
+def check_bits(backward_bits):
+    """``None`` or one of the few-bit widths, else a ``ValueError`` naming the argument."""
+    if backward_bits is None:
+        return None
+    from . import _fewbit  # the few-bit backward lives in its own module
+
+    if isinstance(backward_bits, bool) or backward_bits not in _fewbit.BITS:
+        raise ValueError(
+            f"backward_bits must be None (exact backward) or one of "
+            f"{', '.join(map(str, _fewbit.BITS))}; got {backward_bits!r}"
+        )
+    return int(backward_bits)
+
+
+_BACKWARD_BITS = Option(
+    "backward_bits",
+    None,
+    "``None`` for the exact backward (saves the input, as torch.nn), or 1–4 to save only a "
+    "k-bit code of the input per element and use a piecewise-constant approximation of f' in "
+    "backward (Few-Bit Backward). Default: ``None``.",
+    check_bits,
+)
+
+
+@register(
+    "gelu",
+    saves="the input (as torch.nn), or a k-bit code per element with ``backward_bits``. On CPU "
+    "in eager mode, float32, float16 and bfloat16 run relukit's native kernels, which compute "
+    "the value and the derivative in float64 and round once (within 0.5 ulp of mpmath, tails "
+    "included; ``benchmarks/results/ulp.md``); float64, CUDA, ``torch.compile`` and "
+    "``torch.func`` run ATen's kernels patched at ±inf and NaN (absolute error below 1.1e-6 in "
+    "float32 and 2.4e-16 in float64; float64 values are 0 below x ≈ −8.3).",
+    options=(_BACKWARD_BITS,),
+)
+def gelu(input, params, weights, inplace, options):
+    approximate = params["approximate"]
+    bits = options.get("backward_bits")
+    if bits is not None:
+        from ._fewbit import fewbit_gelu
+
+        return fewbit_gelu(input, approximate, bits)
+    if (y := _native.gelu(input, approximate)) is not None:
+        return y
+    if not _tracked(input):
+        return _ag.gelu_value(input, approximate, _ag.has_nonfinite(input))
+    return _ag.apply(_ag.Gelu, input, approximate, _ag.has_nonfinite(input))

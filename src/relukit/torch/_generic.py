@@ -1,0 +1,130 @@
+"""The generic path: any catalog entry on torch tensors, from the catalog's math alone.
+
+``forward`` and ``derivative`` (and ``weight_derivative``) of the entry run on the torch
+namespace, in the dtype the catalog's ``compute_bits`` names (float64 for the smooth ones, then
+rounded once), inside one ``autograd.Function`` that saves the input (and the weights) and
+applies the kink rule and the NaN rule because the catalog's derivative does. It has forward
+mode (``jvp``), a vmap rule and, since its backward is written with differentiable torch ops,
+double backward. A new catalog entry is correct here before anyone writes a fast path; the fast
+paths of ``_fast`` are tested against it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd import Function
+
+from .._catalog import Activation
+from . import _autograd as _ag
+from ._namespace import EXACT, WIDE
+
+_FLOAT = {32: torch.float32, 64: torch.float64}
+
+
+def compute_dtype(activation: Activation, dtype: torch.dtype) -> torch.dtype:
+    """The dtype the generic path computes in for a floating input of ``dtype``."""
+    bits = torch.finfo(dtype).bits
+    return _FLOAT[activation.compute_bits(bits)]
+
+
+def _namespace(dtype: torch.dtype):
+    return EXACT if dtype == torch.float64 else WIDE
+
+
+def _cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+def value(activation: Activation, x: torch.Tensor, params: dict, weights: dict) -> torch.Tensor:
+    """f(x) in x's dtype, computed in the compute dtype (integer ReLU stays integer)."""
+    if not x.is_floating_point():  # only entries that keep integers get here
+        return activation.forward(WIDE, x, **params)
+    cdtype = compute_dtype(activation, x.dtype)
+    w = {k: _cast(v, cdtype) for k, v in weights.items()}
+    y = activation.forward(_namespace(x.dtype), _cast(x, cdtype), **params, **w)
+    return _cast(y, x.dtype)
+
+
+def derivative(
+    activation: Activation, x: torch.Tensor, params: dict, weights: dict
+) -> torch.Tensor:
+    """f'(x) in the compute dtype (the kink rule and NaN rule are the catalog's)."""
+    cdtype = compute_dtype(activation, x.dtype)
+    w = {k: _cast(v, cdtype) for k, v in weights.items()}
+    return activation.derivative(_namespace(x.dtype), _cast(x, cdtype), **params, **w)
+
+
+def _input_grad(activation, g, x, params, weights):
+    d = derivative(activation, x, params, weights)
+    return _cast(_cast(g, d.dtype) * d, g.dtype)
+
+
+def _weight_grads(activation, g, x, weights):
+    if not weights:
+        return ()
+    cdtype = compute_dtype(activation, x.dtype)
+    dw = activation.weight_derivative(_namespace(x.dtype), _cast(x, cdtype))
+    gw = _cast(g, cdtype) * dw
+    # ∂f/∂a summed to the weight's shape; a zero upstream gives 0, never 0·(−inf) = NaN.
+    gw = torch.where(_cast(g, cdtype) == 0, torch.zeros_like(gw), gw)
+    return tuple(_cast(gw.sum_to_size(w.shape), w.dtype) for w in weights.values())
+
+
+@_ag.with_forward_mode
+class Generic(Function):
+    """f(x) for a catalog entry; saves the input and the weights (as torch.nn does)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, activation, params, names, *weights):
+        return value(activation, x, params, dict(zip(names, weights, strict=True)))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, ctx.activation, ctx.params, ctx.names, *weights = inputs
+        ctx.save_for_backward(x, *weights)
+        ctx.save_for_forward(x, *weights)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, *weights = ctx.saved_tensors
+        w = dict(zip(ctx.names, weights, strict=True))
+        gx = _input_grad(ctx.activation, g, x, ctx.params, w) if ctx.needs_input_grad[0] else None
+        gws = _weight_grads(ctx.activation, g, x, w) if any(ctx.needs_input_grad[4:]) else ()
+        gws = gws or (None,) * len(weights)
+        return (gx, None, None, None, *gws)
+
+    @staticmethod
+    def tangent(ctx, xt, _a, _p, _n, *wts):
+        x, *weights = ctx.saved_tensors
+        w = dict(zip(ctx.names, weights, strict=True))
+        out = None
+        if xt is not None:
+            out = _input_grad(ctx.activation, xt, x, ctx.params, w)
+        for wt in wts:
+            if wt is None:
+                continue
+            cdtype = compute_dtype(ctx.activation, x.dtype)
+            dw = ctx.activation.weight_derivative(_namespace(x.dtype), _cast(x, cdtype))
+            # A zero tangent (torch.func's stand-in for "none") adds 0, not −inf·0 = NaN.
+            wtc = _cast(wt, cdtype)
+            tw = _cast(torch.where(wtc == 0, torch.zeros_like(dw), dw * wtc), x.dtype)
+            out = tw if out is None else out + tw
+        return out
+
+
+def apply(activation: Activation, x: torch.Tensor, params: dict, weights: dict) -> torch.Tensor:
+    """f(x) with relukit's gradient from the catalog; weights are tensors shaped to broadcast."""
+    if not x.is_floating_point():
+        return value(activation, x, params, {})
+    return _ag.apply(Generic, x, activation, params, tuple(weights), *weights.values())
+
+
+def apply_inplace(activation: Activation, x: torch.Tensor, params: dict) -> torch.Tensor:
+    """The in-place form: under autograd the input is cloned first (as torch's ``silu_``)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        y = apply(activation, x.clone(), params, {})
+    else:
+        y = value(activation, x, params, {})
+    return x.copy_(y)
