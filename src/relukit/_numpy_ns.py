@@ -11,21 +11,16 @@ arithmetic selects (a lookup table, or a·m + b·(1 − m) with m ∈ {0, 1}) ta
 
 from __future__ import annotations
 
-import functools
-import json
-from importlib import resources
-
 import numpy as np
 from scipy import special
 
-from ._catalog import _dd
+from ._catalog import _dd, _special
 
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's Cody–Waite split: k·_LN2_HI is exact for |k| < 2¹¹
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.4426950408889634
 _EXP_NORMAL_LIMIT = 700.0  # exp(-a) is normal (> 2.2e-308) for a < 708.4
 _INV_SQRT_2PI = 0.3989422804014327
-_TAYLOR_TERMS = 9  # |h| ≤ 1/128: the 10th term is below 1e-18 relative at every node
 
 
 class NumpyNamespace:
@@ -165,7 +160,7 @@ class NumpyNamespace:
         p, e = self.two_prod(x, x)
         m, k = self.exp_neg(0.5 * p, 0.5 * e)  # exp(-x²/2) = m·2^-k
         # fmin keeps the table index valid for NaN (a NaN still propagates through m).
-        left = m * _scaled_cdf(-np.fmin(np.abs(x), 40.0))  # Φ(-|x|)·2^k
+        left = m * _special.scaled_cdf(-np.fmin(np.abs(x), 40.0))  # Φ(-|x|)·2^k
         phi = m * _INV_SQRT_2PI
         positive = x > 0
         if isinstance(k, np.ndarray):
@@ -190,37 +185,6 @@ class NumpyNamespace:
         if not self.exact:
             return a + b, 0.0
         return _dd.two_sum(a, b)
-
-
-@functools.cache
-def _gaussian_table() -> tuple[int, np.ndarray, np.ndarray]:
-    """(nodes per unit, N_hi, N_lo): N(−j/step) as double-double; see make_gaussian_table.py."""
-    path = resources.files("relukit") / "_data" / "gaussian_table.json"
-    data = json.loads(path.read_text())
-    return data["step"], np.array(data["hi"]), np.array(data["lo"])
-
-
-def _scaled_cdf(t):
-    """N(t) = Φ(t)·exp(t²/2) for −40 ≤ t ≤ 0, within ~1 ulp.
-
-    N is entire and slowly varying (N ≈ 1/(|t|√(2π)) in the tail), with N' = t·N + 1/√(2π).
-    From the tabulated N at the nearest node t₀ = −j/64 the Taylor coefficients eₙ = N⁽ⁿ⁾(t₀)/n!
-    follow by recurrence, e₁ = t₀e₀ + 1/√(2π), eₙ₊₁ = (eₙ₋₁ + t₀eₙ)/(n + 1), and
-    N(t) = Σ eₙhⁿ with h = t − t₀ exact and |h| ≤ 1/128.
-    """
-    step, n_hi, n_lo = _gaussian_table()
-    j = np.rint(t * -step)
-    idx = j.astype(np.intp)
-    t0 = j * (-1.0 / step)
-    h = t - t0
-    e0 = n_hi.take(idx)
-    coeffs = [e0, t0 * e0 + _INV_SQRT_2PI]
-    for n in range(1, _TAYLOR_TERMS):
-        coeffs.append((coeffs[n - 1] + t0 * coeffs[n]) * (1.0 / (n + 1)))
-    acc = coeffs[-1]
-    for c in reversed(coeffs[1:-1]):
-        acc = acc * h + c
-    return e0 + (n_lo.take(idx) + acc * h)
 
 
 EXACT = NumpyNamespace(exact=True)

@@ -2,23 +2,30 @@
 
 - ``scaled_sigmoid``: σ(t) and 1 − σ(t) without cancellation or overflow, kept scaled by 2⁻ᵏ so
   a product rounds into the subnormal range once (GELU's tanh form: σ(2u); SiLU: σ(x)).
+- ``scaled_cdf``: the *reference tier* of Φ, N(t) = Φ(t)·e^{t²/2} tabulated and Taylor-expanded
+  (NumPy; ~1 ulp), which ``relukit._numpy_ns.NumpyNamespace.gaussian`` combines with scaled
+  exponentials into Φ and φ within ~3 ulp in float64.
 - ``ndtr`` and ``normal_pdf``: the *traceable tier* of Φ and φ (no tables, no data-dependent
   Python), for namespaces that compile or trace (Keras' ``keras.ops``, torch's generic path).
-  The *reference tier* (a tabulated, Taylor-expanded N(x) = Φ(x)·e^{x²/2} with scaled
-  exponentials, ~3 ulp in float64) is ``relukit._numpy_ns.NumpyNamespace.gaussian``; both are
-  reached through ``ns.gaussian``, and the tests check the traceable tier against mpmath.
+  Both tiers are reached through ``ns.gaussian``; the tests check both against mpmath.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+from importlib import resources
 from typing import Any
+
+import numpy as np
 
 from . import _dd
 from ._spec import Namespace
 
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TAYLOR_TERMS = 9  # |h| ≤ 1/128: the 10th term is below 1e-18 relative at every node
 # 1/√2 as a double-double (hi, lo).
 _INV_SQRT2 = (0.7071067811865476, -4.833646656726457e-17)
 
@@ -75,3 +82,34 @@ def normal_pdf(ns: Namespace, x: Any, splitter: float) -> Any:
     """
     p, e = _dd.two_prod(x, x, None, splitter)
     return ns.exp(-0.5 * p) * (1.0 - 0.5 * e) * _INV_SQRT_2PI
+
+
+@functools.cache
+def _gaussian_table() -> tuple[int, np.ndarray, np.ndarray]:
+    """(nodes per unit, N_hi, N_lo): N(−j/step) as double-double; see make_gaussian_table.py."""
+    path = resources.files("relukit") / "_data" / "gaussian_table.json"
+    data = json.loads(path.read_text())
+    return data["step"], np.array(data["hi"]), np.array(data["lo"])
+
+
+def scaled_cdf(t: np.ndarray) -> np.ndarray:
+    """N(t) = Φ(t)·exp(t²/2) for −40 ≤ t ≤ 0, within ~1 ulp.
+
+    N is entire and slowly varying (N ≈ 1/(|t|√(2π)) in the tail), with N' = t·N + 1/√(2π).
+    From the tabulated N at the nearest node t₀ = −j/64 the Taylor coefficients eₙ = N⁽ⁿ⁾(t₀)/n!
+    follow by recurrence, e₁ = t₀e₀ + 1/√(2π), eₙ₊₁ = (eₙ₋₁ + t₀eₙ)/(n + 1), and
+    N(t) = Σ eₙhⁿ with h = t − t₀ exact and |h| ≤ 1/128.
+    """
+    step, n_hi, n_lo = _gaussian_table()
+    j = np.rint(t * -step)
+    idx = j.astype(np.intp)
+    t0 = j * (-1.0 / step)
+    h = t - t0
+    e0 = n_hi.take(idx)
+    coeffs = [e0, t0 * e0 + _INV_SQRT_2PI]
+    for n in range(1, _TAYLOR_TERMS):
+        coeffs.append((coeffs[n - 1] + t0 * coeffs[n]) * (1.0 / (n + 1)))
+    acc = coeffs[-1]
+    for c in reversed(coeffs[1:-1]):
+        acc = acc * h + c
+    return e0 + (n_lo.take(idx) + acc * h)
