@@ -30,6 +30,7 @@ class Option:
     default: Any
     doc: str
     check: Callable[[Any], Any]
+    annotation: str = "Any"  # for the typed stubs (scripts/make_stubs.py)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ _BACKWARD_BITS = Option(
     "k-bit code of the input per element and use a piecewise-constant approximation of f' in "
     "backward (Few-Bit Backward). Default: ``None``.",
     check_bits,
+    "int | None",
 )
 
 
