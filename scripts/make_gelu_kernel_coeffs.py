@@ -17,9 +17,13 @@ prints the worst relative error of each fit, evaluated in float64 Horner form on
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import mpmath as mp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from relukit._catalog import _gelu  # the tanh form's constants, written once
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "relukit" / "torch" / "csrc" / "gelu_coeffs.h"
 Z = 14.75  # beyond z = Z, float32 gelu(−z) and gelu'(−z) round to zero (checked below)
@@ -105,6 +109,9 @@ def render() -> str:
         f"constexpr double kZ0Lo = {z0_lo!r};\n"
         + array("kM", m)
         + array("kE", e)
+        + "// The tanh form's constants, from the catalog (relukit._catalog._gelu).\n"
+        + f"constexpr double kSqrt2OverPi = {_gelu.TWO_SQRT_2_OVER_PI[0] / 2!r};\n"
+        + f"constexpr double kCubic = {_gelu.CUBIC[0]!r};\n"
         + "}  // namespace relukit::gelu_fit\n"
     )
 

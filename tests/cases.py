@@ -103,6 +103,10 @@ def _nan_triple():
 # --- piecewise linear --------------------------------------------------------------------------
 
 
+def _has_weight(activation) -> bool:
+    return any(p.kind == "weight" for p in activation.params)
+
+
 def _piecewise_linear(activation, slope: float, params: dict, oracle=None) -> Case:
     def value(x, **_):
         return x if x > 0 else mp.mpf(slope) * x
@@ -132,7 +136,7 @@ def _piecewise_linear(activation, slope: float, params: dict, oracle=None) -> Ca
         torch_oracle=oracle,
         # Output-saving where the output's sign is the input's (slope ≥ 0); PReLU's slope is
         # learned, so it keeps the input (as torch.nn).
-        saves="output" if slope >= 0 and activation.name != "prelu" else "input",
+        saves="output" if slope >= 0 and not _has_weight(activation) else "input",
     )
 
 

@@ -13,8 +13,8 @@ _TANH_CLIP = 30.0
 
 # 2·√(2/π) and 0.044715 as double-double constants: the tanh form is defined with these exact
 # reals, and rounding them once would already cost ~|2u| ulp in the left tail.
-_TWO_SQRT_2_OVER_PI = _dd.const(1.5957691216057308, -9.96930880911092e-17)
-_CUBIC = _dd.const(0.044715, 2.1960211427085595e-18)
+TWO_SQRT_2_OVER_PI = _dd.const(1.5957691216057308, -9.96930880911092e-17)
+CUBIC = _dd.const(0.044715, 2.1960211427085595e-18)
 
 
 def _exact(ns, x, *, out=None):
@@ -34,8 +34,8 @@ def _exact_derivative(ns, x, *, out=None):
 
 def _tanh_argument(ns, x):
     """2u(x) = 2√(2/π)(x + 0.044715x³) as a double-double (hi, lo) in an exact namespace."""
-    c_hi, c_lo, c_split = _CUBIC
-    k_hi, k_lo, k_split = _TWO_SQRT_2_OVER_PI
+    c_hi, c_lo, c_split = CUBIC
+    k_hi, k_lo, k_split = TWO_SQRT_2_OVER_PI
     if not ns.exact:  # plain float64 is ~1e-13 relative: enough for float32 results
         return k_hi * (x + c_hi * (x * x * x)), 0.0
     sq, sq_lo = ns.two_prod(x, x)
@@ -67,8 +67,8 @@ def _tanh_derivative(ns, x, *, out=None):
     # computed through the sigmoid so 1 + tanh never cancels in the left tail.
     xc = ns.clip(x, -_TANH_CLIP, _TANH_CLIP)
     s_m, k, one_minus_s = _tanh_sigmoids(ns, xc)
-    two_k = _TWO_SQRT_2_OVER_PI[0]
-    slope = two_k + (3.0 * two_k * _CUBIC[0]) * (xc * xc)
+    two_k = TWO_SQRT_2_OVER_PI[0]
+    slope = two_k + (3.0 * two_k * CUBIC[0]) * (xc * xc)
     return ns.ldexp(s_m * (1.0 + xc * one_minus_s * slope), k, out=out)
 
 

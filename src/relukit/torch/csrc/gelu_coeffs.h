@@ -37,4 +37,7 @@ constexpr double kE[13] = {
     9.225959886058922e-06,
     3.377799982845457e-06,
     -2.83543830537211e-07};
+// The tanh form's constants, from the catalog (relukit._catalog._gelu).
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+constexpr double kCubic = 0.044715;
 }  // namespace relukit::gelu_fit

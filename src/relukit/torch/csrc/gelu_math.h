@@ -87,8 +87,8 @@ struct GeluTerms {
 // |x| = 12 float32 results are 0 or x, so x is clamped there.
 
 constexpr double kTanhClamp = 12.0;
-constexpr double kSqrt2OverPi = 0.7978845608028654;
-constexpr double kCubic = 0.044715;
+constexpr double kSqrt2OverPi = fit::kSqrt2OverPi;  // the catalog's constants (generated)
+constexpr double kCubic = fit::kCubic;
 
 struct TanhTerms {
   double x;      // x clamped to [-12, 12] (NaN becomes -12; callers keep NaN through x)
