@@ -14,4 +14,3 @@ from ._adapter import function
 
 globals().update({a.name: function(a) for a in CATALOG})
 __all__ = [a.name for a in CATALOG]  # pyright: ignore[reportUnsupportedDunderAll]
-__test__ = {a.name: globals()[a.name].__doc__ for a in CATALOG}
