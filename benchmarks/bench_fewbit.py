@@ -2,7 +2,9 @@
 
 1. Tables (from ``src/relukit/_data/fewbit_gelu.json``): for k = 1…4 and both GELU forms, the
    Gaussian-weighted error sqrt(∫ (f' − q)² φ dx) of our table and of the table that is optimal
-   for weight 1 on [−100, 100] (Few-Bit's domain), their ratio (also squared), max |f' − q|.
+   for weight 1 on [−100, 100] (Few-Bit's domain), their ratio (also squared), max |f' − q|,
+   and whether the issue's target (ratio ≤ 0.6 for k = 2, 3, 4) is met, per k: it is a
+   measurement, not a test, as the tables are already the Gaussian optimum.
 2. Memory: bytes saved for backward per training step of the MLP 4 × [Linear(1024, 1024) → act]
    → Linear(1024, 10), batch 256, float32, counted over unique storages with
    ``saved_tensors_hooks``, parameters excluded (exact, not timed); the target is GELU with a
@@ -16,7 +18,9 @@
    every figure, at 1 thread and at torch's default thread count (this machine is shared and
    noisy: ratios within one run are what to read).
 
-Run: ``python benchmarks/bench_fewbit.py [--quick]`` → ``benchmarks/results/fewbit.{json,md}``.
+Run: ``python benchmarks/bench_fewbit.py [--quick]`` → ``benchmarks/results/fewbit.{json,md}``;
+``--tables-only`` recomputes section 1 (exact, untimed) into the existing results and keeps the
+measured sections 2–4 as they are.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ WIDTH, DEPTH, BATCH, CLASSES = 1024, 4, 256, 10
 SAMPLES, STEPS, LR, SEED = 16384, 200, 3e-4, 0
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit_gelu.json"
+# The issue's target: Gaussian-weighted error ≤ 0.6× the uniform-optimal table's for these k.
+TARGET_RATIO, TARGET_BITS = 0.6, ("2", "3", "4")
 
 
 class Act(nn.Module):
@@ -82,7 +88,18 @@ def table_errors() -> dict:
                 "ours_max_abs": e["max_abs_error"],
                 "uniform_max_abs": e["uniform_baseline"]["max_abs_error"],
             }
-    return {"uniform_domain": doc["uniform_domain"], "tables": out}
+    met = {
+        mode: {
+            k: {w: rows[k][f"ratio_{w}"] <= TARGET_RATIO for w in ("mse", "l2")}
+            for k in TARGET_BITS
+        }
+        for mode, rows in out.items()
+    }
+    return {
+        "uniform_domain": doc["uniform_domain"],
+        "tables": out,
+        "issue_target": {"ratio": TARGET_RATIO, "bits": list(TARGET_BITS), "met": met},
+    }
 
 
 # ----------------------------------------------------------------------------------------- memory
@@ -254,6 +271,21 @@ def markdown(r: dict) -> str:
                 f"{e['uniform_gaussian_mse']:.3g} | {e['ratio_mse']:.3f} | "
                 f"{e['ours_max_abs']:.3g} | {e['uniform_max_abs']:.3g} |"
             )
+    target = r["tables"]["issue_target"]
+    lines += [
+        "",
+        f"Issue target, ratio ≤ {target['ratio']:g} at k = {', '.join(target['bits'])}"
+        " (our tables are the Gaussian optimum, so no table can do better than these ratios):",
+        "",
+    ]
+    for mode, met in target["met"].items():
+        rows = r["tables"]["tables"][mode]
+        for w in ("mse", "l2"):
+            cells = ", ".join(
+                f"k = {k} {rows[k][f'ratio_{w}']:.3f} ({'met' if met[k][w] else 'not met'})"
+                for k in target["bits"]
+            )
+            lines.append(f"- {mode}, ratio {w}: {cells}")
     m = r["memory"]
     lines += [
         "",
@@ -318,7 +350,18 @@ def markdown(r: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="20 training steps, fewer repeats")
+    parser.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="recompute the table errors into the existing results, keep the measured sections",
+    )
     args = parser.parse_args(argv)
+    name = "fewbit_quick" if args.quick else "fewbit"
+    if args.tables_only:
+        result = json.loads((RESULTS / f"{name}.json").read_text())
+        result["tables"] = table_errors()
+        write(name, result)
+        return
     steps = 20 if args.quick else STEPS
     reps = 10 if args.quick else 60
     threads = sorted({1, torch.get_num_threads()})
@@ -330,8 +373,11 @@ def main(argv: list[str] | None = None) -> None:
         "speed": [speed(1_000_000, reps, t) for t in threads],
         "training": training(steps),
     }
+    write(name, result)
+
+
+def write(name: str, result: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
-    name = "fewbit_quick" if args.quick else "fewbit"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(result))
     print(markdown(result))

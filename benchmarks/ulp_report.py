@@ -1,6 +1,6 @@
 """Worst error of every NumPy function and derivative against mpmath, in ulps, per dtype.
 
-Uses the test suite's references and grids (``tests/test_numpy_api.py``), so
+Uses the test suite's references and grids (``tests/helpers.py``), so
 the table and the tests measure the same thing. Writes ``benchmarks/results/ulp.md`` and ``.json``.
 
 Run: ``python benchmarks/ulp_report.py``.
@@ -17,8 +17,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import test_numpy_api as t  # noqa: E402
 from cases import CASES, ULPS  # noqa: E402
+from helpers import numpy_worst_ulps, torch_gelu_ulps  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DTYPES = ("float16", "float32", "float64")
@@ -30,7 +30,7 @@ def main() -> None:
         for which in ("value", "derivative"):
             row = {"case": case.id, "which": which}
             for dtype in DTYPES:
-                worst, at = t._worst(index, np.dtype(dtype).type, which)
+                worst, at = numpy_worst_ulps(index, np.dtype(dtype).type, which)
                 row[dtype] = {"ulp": worst, "at": float(at), "budget": ULPS[dtype]}
             rows.append(row)
             print(case.id, which, {d: round(row[d]["ulp"], 2) for d in DTYPES}, flush=True)
@@ -53,7 +53,6 @@ def torch_gelu_lines() -> list[str]:
     """relukit.torch's GELU against torch.nn.functional's, same mpmath references and grids."""
     try:
         import torch
-        from test_torch_native import torch_gelu_ulps
     except ImportError:
         return []
     lines = [

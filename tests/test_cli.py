@@ -37,6 +37,7 @@ def test_info_unknown_name_exits_with_usage(capsys):
     assert "invalid choice: 'swish'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # subprocesses
 def test_python_dash_m_and_console_script():
     out = subprocess.run(
         [sys.executable, "-m", "relukit", "info", "relu"],

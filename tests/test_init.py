@@ -38,6 +38,7 @@ GAIN_VARIANTS = [(a, params) for a in relukit.catalog for params in _variants(a)
 GAIN_IDS = [a.name + "".join(f"-{v}" for v in p.values()) for a, p in GAIN_VARIANTS]
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_does_not_import_torch():
     code = "import sys, relukit.init; relukit.init.gain('gelu'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -154,6 +155,7 @@ def _variance_map_slope(entry, params):
     return g2 * (v(1 + h) - v(1 - h)) / (2 * h), v
 
 
+@pytest.mark.slow  # 1-3 s per variant (50 layers of 512 × 512, 5 draws)
 @pytest.mark.parametrize(("entry", "params"), GAIN_VARIANTS, ids=GAIN_IDS)
 def test_variance_through_50_random_layers(entry, params):
     """With its forward gain, 50 random layers keep the pre-activation variance within 2× (median).

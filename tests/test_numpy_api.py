@@ -3,13 +3,12 @@ the kink rule exactly, special values, dtype and ``out=`` conventions, and bad i
 
 from __future__ import annotations
 
-import functools
 import math
 
-import mpmath as mp
 import numpy as np
 import pytest
-from cases import BUILT_FOR, CASE_IDS, CASES, ULPS, call, default_case, sample_points
+from cases import BUILT_FOR, CASE_IDS, CASES, ULPS, call, default_case
+from helpers import numpy_worst_ulps
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,60 +18,11 @@ from relukit._numpy_api import compute_dtype
 FLOATS = (np.float16, np.float32, np.float64)
 
 
-def _param_for(case, dtype):
-    """The case's parameters rounded to the dtype relukit computes in (the documented rule)."""
-    cdtype = compute_dtype(case.activation, np.dtype(dtype))
-    return {k: float(cdtype.type(v)) if isinstance(v, float) else v for k, v in case.params.items()}
-
-
-@functools.cache
-def _reference(case_index: int, dtype_name: str, which: str):
-    """(x, reference mpf values, error scale mpf values) for a case, dtype and value/derivative."""
-    case = CASES[case_index]
-    dtype = np.dtype(dtype_name).type
-    xs = sample_points(dtype, n=60)
-    params = _param_for(case, dtype)
-    if case.name == "prelu":
-        params = {"weight": params["weight"]}
-    fn = case.value if which == "value" else case.derivative
-    scale_fn = case.derivative_scale if which == "derivative" else None
-    refs, scales = [], []
-    for x in xs:
-        xm = mp.mpf(float(x))
-        r = fn(xm, **params)
-        refs.append(r)
-        scales.append(abs(scale_fn(xm, **params)) if scale_fn else abs(r))
-    return xs, refs, scales
-
-
-def _ulp_error(got, ref, scale, dtype) -> float:
-    """|got − ref| in units of the dtype's spacing at |scale| (subnormal results: its steps)."""
-    finfo = np.finfo(dtype)
-    if abs(ref) > mp.mpf(float(finfo.max)) * (1 + mp.mpf(float(finfo.eps)) / 2):
-        return 0.0 if np.isinf(got) and (got > 0) == (ref > 0) else math.inf
-    if not np.isfinite(got):
-        return math.inf
-    spacing = float(np.spacing(dtype(min(float(scale), float(finfo.max)))))
-    spacing = max(spacing, float(finfo.smallest_subnormal))
-    return float(abs(mp.mpf(float(got)) - ref) / spacing)
-
-
-def _worst(case_index, dtype, which):
-    case = CASES[case_index]
-    xs, refs, scales = _reference(case_index, np.dtype(dtype).name, which)
-    fn = case.numpy_fn() if which == "value" else case.numpy_fn().derivative
-    got = call(case, fn, xs)
-    assert got.dtype == xs.dtype
-    errors = [_ulp_error(g, r, s, dtype) for g, r, s in zip(got, refs, scales, strict=True)]
-    i = int(np.argmax(errors))
-    return errors[i], xs[i]
-
-
 @pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("which", ["value", "derivative"])
 @pytest.mark.parametrize("index", range(len(CASES)), ids=CASE_IDS)
 def test_within_ulps_of_mpmath(index, which, dtype):
-    worst, at = _worst(index, dtype, which)
+    worst, at = numpy_worst_ulps(index, dtype, which)
     assert worst <= ULPS[np.dtype(dtype).name], f"{worst:.2f} ulp at x = {at!r}"
 
 
@@ -335,6 +285,7 @@ def test_get_and_catalog():
         relukit.get("swish")
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_relukit_imports_no_framework():
     import subprocess
     import sys

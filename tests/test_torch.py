@@ -407,11 +407,13 @@ def test_converted_module_keeps_torch_nn_checkpoints():
 # --- ecosystem ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_relukit_does_not_import_torch():
     code = "import sys, relukit; relukit.relu(1.0); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow  # a subprocess
 def test_missing_torch_names_the_extra():
     code = (
         "import sys; sys.modules['torch'] = None\n"
@@ -438,6 +440,7 @@ def _mlp() -> nn.Module:
     )
 
 
+@pytest.mark.slow  # torch.compile
 @dynamo_warning
 @jit_warning
 def test_torch_compile_fullgraph_equals_eager():
@@ -483,6 +486,7 @@ import os; os._exit(0)
 """
 
 
+@pytest.mark.slow  # three subprocesses
 def test_distributed_data_parallel_matches_single_process(tmp_path):
     import socket
 

@@ -112,6 +112,8 @@ def test_errors_fall_with_bits_and_beat_the_uniform_table(mode):
     assert doc["3"]["gaussian_mse"] == pytest.approx(1.91e-3, rel=3e-3 if mode == "none" else 5e-3)
     assert doc["3"]["uniform_baseline"]["gaussian_mse"] == pytest.approx(3.38e-3, rel=5e-3)
     assert doc["4"]["gaussian_mse"] == pytest.approx(5.9e-4, rel=5e-3)
+    # The issue asked for ≤ 0.6× the uniform-optimal error at k = 2, 3, 4; that holds at k = 3
+    # (in MSE) only. benchmarks/bench_fewbit.py reports the ratio and that target for every k.
     assert doc["3"]["ratio_mse"] <= 0.6
 
 
@@ -120,18 +122,6 @@ def _uniform_mse(mode, entry):
     m = _script()
     anti = m.Antiderivatives(mode, "uniform", m.UNIFORM_DOMAIN)
     return m.weighted_mse(anti, np.array(entry["breakpoints"]), np.array(entry["levels"]))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the issue's target (Gaussian error ≤ 0.6× the uniform-optimal table's for k = 2, 3, "
-    "4) holds only for k = 3: the exact uniform optimum reaches MSE ratios 0.89 (k = 2) and "
-    "0.73 (k = 4); L2 ratios 0.94, 0.75, 0.86. Our tables are optimal, so no table can do better.",
-)
-@pytest.mark.parametrize("mode", MODES)
-def test_issue_target_ratio_for_k_2_3_4(mode):
-    doc = _doc()["tables"][mode]
-    assert all(doc[str(k)]["ratio_l2"] <= 0.6 for k in (2, 3, 4))
 
 
 @pytest.mark.parametrize(("mode", "bits"), [(m, k) for m in MODES for k in (2, 3, 4)])
@@ -149,6 +139,7 @@ def test_table_is_stationary(mode, bits):
         assert mean == pytest.approx(lv[i], abs=1e-6)
 
 
+@pytest.mark.slow  # regenerates every table
 def test_json_is_what_the_script_writes():
     m = _script()
     doc = json.loads(m.dumps(m.build()))
@@ -312,6 +303,7 @@ def test_non_floating_input_is_refused(dtype):
 
 
 # torch.compile's internals (dynamo, inductor's imports) raise DeprecationWarnings in torch 2.13.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 def test_torch_compile_fullgraph(backend):

@@ -19,13 +19,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cases import CASES, ULPS, sample_points  # noqa: E402
-from test_numpy_api import _reference, _ulp_error  # noqa: E402
+from helpers import torch_gelu_ulps  # noqa: E402
 
 import relukit  # noqa: E402
 from relukit.torch import _native  # noqa: E402
 from relukit.torch import functional as F  # noqa: E402
 
-GELU_CASES = {c.params["approximate"]: i for i, c in enumerate(CASES) if c.name == "gelu"}
 NATIVE_CASES = [c for c in CASES if c.name in ("relu", "leaky_relu")]
 
 
@@ -57,21 +56,6 @@ def test_relu_and_leaky_equal_the_aten_path_bit_for_bit(case, dtype, monkeypatch
     for a, b in zip(native, aten, strict=True):
         assert torch.equal(a.isnan(), b.isnan())
         assert torch.equal(a.nan_to_num(), b.nan_to_num())
-
-
-def torch_gelu_ulps(approximate: str, dtype_name: str, which: str, gelu=F.gelu):
-    """(worst ulp error, where) of a torch GELU (or GELU') against mpmath; relukit's by default.
-
-    ``benchmarks/ulp_report.py`` reports it for relukit.torch and for torch.nn.functional.
-    """
-    xs, refs, scales = _reference(GELU_CASES[approximate], dtype_name, which)
-    x = torch.from_numpy(xs).requires_grad_(True)
-    y = gelu(x, approximate=approximate)
-    got = y if which == "value" else torch.autograd.grad(y, x, torch.ones_like(y))[0]
-    got = got.detach().numpy()
-    errors = [_ulp_error(g, r, s, xs.dtype.type) for g, r, s in zip(got, refs, scales, strict=True)]
-    i = int(np.argmax(errors))
-    return errors[i], float(xs[i])
 
 
 @pytest.mark.parametrize("which", ["value", "derivative"])
@@ -158,6 +142,7 @@ def test_unbuildable_kernels_warn_once_and_fall_back(monkeypatch):
     assert _native.ops() is not None
 
 
+@pytest.mark.slow  # a subprocess
 def test_relukit_native_0_turns_them_off():
     code = (
         "import torch; from relukit.torch import _native, functional as F; "
@@ -169,6 +154,7 @@ def test_relukit_native_0_turns_them_off():
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
 
 
+@pytest.mark.slow  # re-renders the kernel header with its script
 def test_gelu_coefficients_regenerate_from_their_script():
     import importlib.util
     from pathlib import Path

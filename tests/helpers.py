@@ -1,0 +1,89 @@
+"""Helpers shared by several test modules and by the benchmarks: ulp errors against mpmath.
+
+Test modules and ``benchmarks/`` import from here (and from ``cases.py``), never from a
+``test_*.py`` module, so that the benchmarks measure exactly what the tests assert.
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import mpmath as mp
+import numpy as np
+from cases import CASES, call, sample_points
+
+from relukit._numpy_api import compute_dtype
+
+
+def param_for(case, dtype):
+    """The case's parameters rounded to the dtype relukit computes in (the documented rule)."""
+    cdtype = compute_dtype(case.activation, np.dtype(dtype))
+    return {k: float(cdtype.type(v)) if isinstance(v, float) else v for k, v in case.params.items()}
+
+
+@functools.cache
+def mpmath_reference(case_index: int, dtype_name: str, which: str):
+    """(x, reference mpf values, error scale mpf values) for a case, dtype and value/derivative."""
+    case = CASES[case_index]
+    dtype = np.dtype(dtype_name).type
+    xs = sample_points(dtype, n=60)
+    params = param_for(case, dtype)
+    if case.name == "prelu":
+        params = {"weight": params["weight"]}
+    fn = case.value if which == "value" else case.derivative
+    scale_fn = case.derivative_scale if which == "derivative" else None
+    refs, scales = [], []
+    for x in xs:
+        xm = mp.mpf(float(x))
+        r = fn(xm, **params)
+        refs.append(r)
+        scales.append(abs(scale_fn(xm, **params)) if scale_fn else abs(r))
+    return xs, refs, scales
+
+
+def ulp_error(got, ref, scale, dtype) -> float:
+    """|got − ref| in units of the dtype's spacing at |scale| (subnormal results: its steps)."""
+    finfo = np.finfo(dtype)
+    if abs(ref) > mp.mpf(float(finfo.max)) * (1 + mp.mpf(float(finfo.eps)) / 2):
+        return 0.0 if np.isinf(got) and (got > 0) == (ref > 0) else math.inf
+    if not np.isfinite(got):
+        return math.inf
+    spacing = float(np.spacing(dtype(min(float(scale), float(finfo.max)))))
+    spacing = max(spacing, float(finfo.smallest_subnormal))
+    return float(abs(mp.mpf(float(got)) - ref) / spacing)
+
+
+def numpy_worst_ulps(case_index, dtype, which):
+    """(worst ulp error, where) of relukit's NumPy function (or derivative) against mpmath."""
+    case = CASES[case_index]
+    xs, refs, scales = mpmath_reference(case_index, np.dtype(dtype).name, which)
+    fn = case.numpy_fn() if which == "value" else case.numpy_fn().derivative
+    got = call(case, fn, xs)
+    assert got.dtype == xs.dtype
+    errors = [ulp_error(g, r, s, dtype) for g, r, s in zip(got, refs, scales, strict=True)]
+    i = int(np.argmax(errors))
+    return errors[i], xs[i]
+
+
+GELU_CASES = {c.params["approximate"]: i for i, c in enumerate(CASES) if c.name == "gelu"}
+
+
+def torch_gelu_ulps(approximate: str, dtype_name: str, which: str, gelu=None):
+    """(worst ulp error, where) of a torch GELU (or GELU') against mpmath; relukit's by default.
+
+    ``benchmarks/ulp_report.py`` reports it for relukit.torch and for torch.nn.functional.
+    """
+    import torch
+
+    if gelu is None:
+        from relukit.torch.functional import gelu
+    xs, refs, scales = mpmath_reference(GELU_CASES[approximate], dtype_name, which)
+    x = torch.from_numpy(xs).requires_grad_(True)
+    y = gelu(x, approximate=approximate)
+    got = y if which == "value" else torch.autograd.grad(y, x, torch.ones_like(y))[0]
+    got = got.detach().numpy()
+    errors = [ulp_error(g, r, s, xs.dtype.type) for g, r, s in zip(got, refs, scales, strict=True)]
+    i = int(np.argmax(errors))
+    return errors[i], float(xs[i])
