@@ -125,7 +125,7 @@ def test_unbuildable_kernels_warn_once_and_fall_back(monkeypatch):
     def no_compiler():
         raise OSError("no C++ compiler")
 
-    monkeypatch.setattr(_native, "_compile", no_compiler)
+    monkeypatch.setattr(_native, "_load", no_compiler)
     _native.ops.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match=r"native CPU kernels unavailable.*no C\+\+"):
