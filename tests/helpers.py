@@ -30,8 +30,6 @@ def mpmath_reference(case_index: int, dtype_name: str, which: str):
     dtype = np.dtype(dtype_name).type
     xs = sample_points(dtype, n=60)
     params = param_for(case, dtype)
-    if case.name == "prelu":
-        params = {"weight": params["weight"]}
     fn = case.value if which == "value" else case.derivative
     scale_fn = case.derivative_scale if which == "derivative" else None
     refs, scales = [], []

@@ -1,4 +1,4 @@
-"""The typed stubs of the generated API are current, and mypy accepts (and refuses) what it should."""
+"""The generated API's typed stubs are current; mypy accepts (and refuses) what it should."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ def test_stubs_are_regenerated_from_the_catalog():
 
 def _mypy(*paths: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--follow-imports=silent"]
-        + ["--no-incremental", *map(str, paths)],
+        [
+            *(sys.executable, "-m", "mypy", "--ignore-missing-imports"),
+            *("--follow-imports=silent", "--no-incremental", *map(str, paths)),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

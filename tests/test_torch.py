@@ -39,11 +39,13 @@ cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA
 
 
 def tfn(case, x, **extra):
-    """relukit.torch's function for ``case`` on tensor x (PReLU's scalar slope as a tensor)."""
-    params = dict(case.params)
-    if case.name == "prelu":
-        w = torch.tensor([params.pop("weight")], dtype=x.dtype, device=x.device)
-        return F.prelu(x, w, **extra)
+    """relukit.torch's function for ``case`` on tensor x (a weight's scalar slope as a tensor)."""
+    params = {
+        k: torch.tensor([v], dtype=x.dtype, device=x.device)
+        if case.activation.param(k).kind == "weight"
+        else v
+        for k, v in case.params.items()
+    }
     return getattr(F, case.name)(x, **params, **extra)
 
 

@@ -20,7 +20,8 @@ def numpy_api() -> None:
     relukit.leaky_relu.derivative(x, negative_slope=0.2)
     relukit.gelu(x, approximate="tanh")
     relukit.prelu(x, np.array([0.25]), axis=0)
-    gx, gw = relukit.prelu.backward(np.ones(7), x, 0.25)
+    grads: tuple[object, object] = relukit.prelu.backward(np.ones(7), x, 0.25)
+    assert len(grads) == 2
     relukit.silu.backward(np.ones(7), x)
     entry: relukit.Activation = relukit.get("elu")
     assert entry.name == "elu" and len(relukit.catalog) > 0
