@@ -54,6 +54,13 @@ def as_real_array(value: Any, name: str) -> np.ndarray:
             f"{name} must hold real numbers (float, int or bool); got dtype {a.dtype}. "
             "Complex, object, string and datetime arrays are not accepted."
         )
+    if a.dtype.kind == "f" and a.dtype.itemsize > 8:
+        raise TypeError(
+            f"{name} has dtype {a.dtype} (extended precision), which relukit does not compute in: "
+            "float64 would silently lose its range (1e400 → inf); cast to float64 first"
+        )
+    if not a.dtype.isnative:  # big-endian input: compute on the native byte order
+        a = a.astype(a.dtype.newbyteorder("="))
     return a
 
 
@@ -82,6 +89,11 @@ def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bo
     """Evaluate the elementwise ``fn(x, out=...)`` in ``cdtype``, delivering ``rdtype``."""
     if out is not None:
         out = _check_out(out, x.shape, rdtype)
+    if out is not None and np.may_share_memory(out, x):
+        # The catalog's math reads x after writing parts of out (blocks, masks, NaN fix-ups):
+        # an overlapping out= gets the result of a fresh evaluation (NumPy's ufuncs do the same).
+        np.copyto(out, _run(fn, x, cdtype, rdtype, None, blocked))
+        return out
     if x.ndim == 0:  # NumPy turns 0-d results into scalars; the namespace assigns into arrays
         r = _run(fn, x.reshape(1), cdtype, rdtype, None if out is None else out.reshape(1), blocked)
         return out if out is not None else r.reshape(())[()]
@@ -149,15 +161,30 @@ class NumpyActivation:
         params = self._params(args, kwargs)
         cdtype = compute_dtype(self.activation, x.dtype)
         rdtype = result_dtype(self.activation, x.dtype)
-        params = {k: cdtype.type(v) if isinstance(v, float) else v for k, v in params.items()}
+        pdtype = np.promote_types(rdtype, np.float32)  # parameters must be finite in it
+        params = {
+            k: _round_param(k, v, cdtype, pdtype) if k not in self._weights else v
+            for k, v in params.items()
+        }
         for name in self._weights:
             weight = as_real_array(params[name], name)
-            params[name] = _shape_weight(weight.astype(cdtype), x, axis, name)
+            if weight.dtype.kind == "b":
+                raise TypeError(f"{name} must hold real slopes (float or int), got dtype bool")
+            with np.errstate(all="ignore"):
+                weight = weight.astype(cdtype)
+            if not np.isfinite(weight).all():
+                raise ValueError(
+                    f"{name} must hold finite slopes in {cdtype} (the dtype relukit computes in "
+                    f"for {x.dtype} input); got a NaN or an infinity"
+                )
+            params[name] = _shape_weight(weight, x, axis, name)
         return x, cdtype, rdtype, params
 
     # --- the three entry points -----------------------------------------------------------
 
     def __call__(self, x, *args, out=None, **kwargs):
+        if isinstance(x, np.ma.MaskedArray):
+            return _masked(self, x, args, kwargs, out)
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
         if x.dtype.kind in "biu" and self.activation.keeps_integers:
             cdtype = rdtype = x.dtype  # ReLU of integers stays exact in the integer dtype
@@ -165,6 +192,8 @@ class NumpyActivation:
 
     def derivative(self, x, *args, out=None, **kwargs):
         """f'(x) elementwise, the kink rule applied; same arguments as the function itself."""
+        if isinstance(x, np.ma.MaskedArray):
+            return _masked(self.derivative, x, args, kwargs, out)
         x, cdtype, rdtype, params = self._prepare(x, args, kwargs)
         return self._evaluate(self.activation.derivative, x, cdtype, rdtype, params, out)
 
@@ -218,15 +247,61 @@ class NumpyActivation:
             # mask times a float array takes NumPy's buffered casting path: 0.24 ms against
             # 0.17 ms per 1e6 float32, measured here); then one in-place product.
             xc = x.astype(cdtype, copy=False)
-            gx = np.greater(xc, 0, out=np.empty(xc.shape, cdtype), casting="unsafe")
-            gx *= g
+            d = np.greater(xc, 0, out=np.empty(xc.shape, cdtype), casting="unsafe")
+            with np.errstate(all="ignore"):
+                gx = np.multiply(d, g, out=d if g.dtype == d.dtype else None)
+                gx = _zero_where_flat(gx, g, lambda: ~(xc > 0))
             gx = _numpy_ns.WIDE.propagate_nan(xc, gx)
         else:
             d = self._evaluate(self.activation.derivative, x, cdtype, cdtype, params, None)
             with np.errstate(all="ignore"):
-                gx = np.multiply(d, g.astype(cdtype, copy=False), dtype=cdtype)
+                gc = g.astype(cdtype, copy=False)
+                gx = _zero_where_flat(np.multiply(d, gc, dtype=cdtype), gc, lambda: d == 0)
         gx = np.asarray(gx).astype(rdtype, copy=False)
         return gx[()] if x.ndim == 0 else gx
+
+
+def _zero_where_flat(gx: np.ndarray, g: np.ndarray, flat: Any) -> np.ndarray:
+    """grad·f' with an exact 0 where f' = 0, also for an infinite or NaN upstream gradient.
+
+    The kink rule selects the branch, and a flat branch passes nothing back (as torch's and
+    Keras' selects do), never 0·inf = NaN. Only an upstream gradient that is not all finite can
+    produce it: one read-only reduction looks (a sum is finite iff every element is, up to a
+    harmless overflow false alarm), and the masked fix-up (``flat()``: where f' = 0) runs only
+    then.
+    """
+    if g.size and not np.isfinite(np.add.reduce(g, axis=None)):
+        where = np.broadcast_to(flat(), gx.shape)
+        if gx.ndim == 0:
+            return np.zeros_like(gx) if where else gx
+        gx[where] = 0
+    return gx
+
+
+def _round_param(name: str, value: Any, cdtype: np.dtype, pdtype: np.dtype) -> Any:
+    """A real parameter rounded to the compute dtype ``cdtype``.
+
+    The contract's rule, the same on every backend: a parameter must be finite in the input's
+    floating dtype (float32 for half types and integers' float64), where PyTorch computes with
+    it; one that overflows it is refused, naming both.
+    """
+    if not isinstance(value, float):  # a choice
+        return value
+    limit = float(np.finfo(pdtype).max)
+    if abs(value) > limit:
+        raise ValueError(
+            f"{name}={value!r} overflows {pdtype}, the dtype this input's parameters must be "
+            f"finite in; use a value of magnitude at most {limit:.4g}"
+        )
+    return cdtype.type(value)
+
+
+def _masked(fn, x: np.ma.MaskedArray, args: tuple, kwargs: dict, out: Any) -> np.ma.MaskedArray:
+    """``fn`` on a masked array's data, the mask kept (as NumPy's ufuncs keep it)."""
+    if out is not None:
+        raise TypeError("out= is not supported with a masked array; call without out=")
+    mask = np.ma.getmaskarray(x).copy()
+    return np.ma.MaskedArray(fn(np.ma.getdata(x), *args, **kwargs), mask=mask)
 
 
 def _check_grad(grad_output, shape) -> np.ndarray:
