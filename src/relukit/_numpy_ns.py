@@ -64,6 +64,19 @@ class NumpyNamespace:
     def __repr__(self) -> str:
         return f"NumpyNamespace(exact={self.exact})"
 
+    @staticmethod
+    def scale(a, v):
+        """a·v, with a zero slope's limit where a is 0: a·clip(v, −1, 1), a signed 0 (±inf·0
+        would be NaN); NaN stays NaN.
+
+        Slopes are few (a scalar or one per channel): the fix-up runs only when one is 0.
+        """
+        r = np.multiply(a, v)
+        zero = np.asarray(a) == 0
+        if zero.any():
+            r = np.where(zero, np.multiply(a, np.clip(v, -1.0, 1.0)), r).astype(r.dtype)
+        return r
+
     # --- selection: the kink rule lives here ---------------------------------------------------
 
     @staticmethod
@@ -88,9 +101,16 @@ class NumpyNamespace:
     def select_positive(self, x, positive, nonpositive, *, out=None):
         """``positive`` where ``x > 0``, ``nonpositive`` where ``x ≤ 0``, NaN where x is NaN.
 
-        The kink rule in one place: a kink at 0 takes its left (``x ≤ 0``) branch. The values
-        are finite scalars or arrays broadcasting against ``x``.
+        The kink rule in one place: a kink at 0 takes its left (``x ≤ 0``) branch. Scalars must
+        be finite (an exact arithmetic select); an array ``nonpositive`` (a branch's values,
+        possibly infinite) is taken as it is and ``positive`` copied over it where x > 0.
         """
+        if isinstance(nonpositive, np.ndarray) and nonpositive.shape == np.shape(x):
+            r = nonpositive if out is None else out
+            if out is not None:
+                np.copyto(out, nonpositive)
+            np.copyto(r, positive, where=x > 0)
+            return self.propagate_nan(x, r)
         return self.propagate_nan(x, self.select(x > 0, positive, nonpositive, out=out))
 
     @staticmethod

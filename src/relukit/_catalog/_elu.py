@@ -6,10 +6,10 @@ from ._spec import Activation, Example, Param, Spelling
 
 
 def forward(ns, x, alpha=1.0, *, out=None):
-    # expm1, never exp(x) - 1: the latter is 19% wrong at x = -1e-7 (TF, MLX). max(x, 0) +
-    # alpha·expm1(min(x, 0)) is exact (one term is exactly 0), and the inner minimum keeps the
-    # unused branch finite, so no overflow and no inf·0 in gradients (JAX's habit).
-    return ns.add(ns.maximum(x, 0), alpha * ns.expm1(ns.minimum(x, 0)), out=out)
+    # expm1, never exp(x) - 1: the latter is 19% wrong at x = -1e-7 (TF, MLX). The inner minimum
+    # keeps the unused branch finite, so no overflow and no inf·0 in gradients (JAX's habit);
+    # at a zero the x ≤ 0 branch gives alpha·(±0), the contract's sign-of-zero rule.
+    return ns.select_positive(x, x, alpha * ns.expm1(ns.minimum(x, 0)), out=out)
 
 
 def derivative(ns, x, alpha=1.0, *, out=None):

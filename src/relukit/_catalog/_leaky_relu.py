@@ -6,11 +6,12 @@ from ._spec import Activation, Example, Param, Spelling
 
 
 def forward(ns, x, negative_slope=0.01, *, out=None):
-    # max(x, 0) + slope·min(x, 0) is exact (one term is exactly 0) for every real slope, unlike
-    # maximum(x, slope·x), which is wrong for slope > 1 (MLX, Keras' numpy backend).
+    # x for x > 0, slope·x for x ≤ 0, selected (exact for every real slope, unlike
+    # maximum(x, slope·x), which is wrong for slope > 1: MLX, Keras' numpy backend). At a zero
+    # the x ≤ 0 branch gives slope·(±0): the contract's sign-of-zero rule, f(±0) = f'(0)·(±0).
     if negative_slope == 0:  # the limit at -inf is 0, but 0·(-inf) would be NaN
         return ns.maximum(x, 0, out=out)
-    return ns.add(ns.maximum(x, 0), negative_slope * ns.minimum(x, 0), out=out)
+    return ns.select_positive(x, x, negative_slope * x, out=out)
 
 
 def derivative(ns, x, negative_slope=0.01, *, out=None):

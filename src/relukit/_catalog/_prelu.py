@@ -7,8 +7,9 @@ from ._spec import Activation, Example, Param, Spelling
 
 def forward(ns, x, weight, *, out=None):
     # ``weight`` arrives already shaped to broadcast against x along the channel axis.
-    # max(x, 0) + a·min(x, 0): exact, one term is exactly 0 (see leaky_relu).
-    return ns.add(ns.maximum(x, 0), weight * ns.minimum(x, 0), out=out)
+    # x for x > 0, a·x for x ≤ 0, selected (see leaky_relu); ``scale`` makes a zero slope's
+    # branch exactly 0 at -inf (its limit), where a·x would be 0·(-inf) = NaN.
+    return ns.select_positive(x, x, ns.scale(weight, x), out=out)
 
 
 def derivative(ns, x, weight, *, out=None):

@@ -122,6 +122,10 @@ class Namespace(Protocol):
         """e^x − 1 without cancellation near 0."""
         ...
 
+    def scale(self, a: Any, v: Any) -> Any:
+        """a·v; where a is 0, a·clip(v, −1, 1): the zero slope's signed 0 (±inf·0 is NaN)."""
+        ...
+
     def select(self, cond: Any, a: Any, b: Any, *, out: Any = None) -> Any:
         """``a`` where ``cond`` else ``b`` (finite a and b; exact)."""
         ...

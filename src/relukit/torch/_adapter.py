@@ -17,6 +17,7 @@ Functions and constructors are generated with real signatures (``help()``, ``ins
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,21 +32,50 @@ from ._fast import FAST, Option
 # --- the function ------------------------------------------------------------------------------
 
 
+# Floating dtypes relukit computes in; integer dtypes ATen's ReLU has kernels for.
+_FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+_INTEGERS = frozenset({torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64})
+
+
 def _check_input(input: Any, activation: Activation) -> None:
-    """Refuse what is not a floating tensor (integer tensors too, unless the entry keeps them)."""
+    """Refuse what relukit cannot compute, naming the argument and what is accepted."""
     name = activation.name
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"{name}(): input must be a torch.Tensor, got {type(input).__name__}")
-    if input.is_floating_point():
+    if input.is_nested or input.layout != torch.strided:
+        kind = "a nested tensor" if input.is_nested else f"layout {input.layout}"
+        raise TypeError(
+            f"{name}(): input must be a dense (strided) tensor, got {kind}; "
+            "apply it to the values (e.g. sparse.values() or each nested component)"
+        )
+    if input.dtype in _FLOATS:
         return
     integers = activation.keeps_integers
-    if integers and input.dtype != torch.bool and not input.is_complex():
+    if integers and input.dtype in _INTEGERS:
         return
-    kinds = "floating-point or integer" if integers else "floating-point"
+    kinds = "float16, bfloat16, float32 or float64"
+    if integers:
+        kinds += ", or uint8/int8/int16/int32/int64"
     raise TypeError(
-        f"{name}(): input must be a {kinds} tensor, got dtype {input.dtype}; "
-        "convert it first, e.g. input.float()"
+        f"{name}(): input must have dtype {kinds}; got {input.dtype}. "
+        "Convert it first, e.g. input.float()"
     )
+
+
+def _check_params(activation: Activation, input: torch.Tensor, params: dict) -> dict:
+    """The catalog's checks, then the contract's range rule: a parameter must be finite in the
+    input's dtype (float32 for half types), where ATen computes with it."""
+    params = activation.check_params(**params)
+    limit = torch.finfo(torch.float64 if input.dtype == torch.float64 else torch.float32)
+    for p in activation.params:
+        value = params.get(p.name)
+        if p.kind == "real" and abs(value) > limit.max:
+            raise ValueError(
+                f"{activation.name}(): {p.name}={value!r} overflows {limit.dtype}, the dtype this "
+                f"input's parameters must be finite in; use a value of magnitude at most "
+                f"{limit.max:.4g}"
+            )
+    return params
 
 
 def shape_weight(input: torch.Tensor, weight: Any, name: str, fn: str) -> torch.Tensor:
@@ -67,7 +97,14 @@ def shape_weight(input: torch.Tensor, weight: Any, name: str, fn: str) -> torch.
     if input.dim() > 1:
         shape[1] = n
     w = weight.reshape(shape)
-    return w if w.dtype == input.dtype else w.to(input.dtype)
+    w = w if w.dtype == input.dtype else w.to(input.dtype)
+    # Slopes are few (one per channel): checking them costs nothing measurable in eager CPU.
+    eager_cpu = w.device.type == "cpu" and not torch.compiler.is_compiling()
+    if eager_cpu and not bool(torch.isfinite(w.detach()).all()):
+        raise ValueError(
+            f"{fn}(): {name} must hold finite slopes in {w.dtype}; got a NaN or an infinity"
+        )
+    return w
 
 
 def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
@@ -77,11 +114,12 @@ def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
     name = activation.name
 
     def call(input, params, weights, inplace, options):
-        if not (isinstance(input, torch.Tensor) and input.is_floating_point()):
-            _check_input(input, activation)
+        _check_input(input, activation)
+        if inplace is not False and inplace is not True:
+            raise TypeError(f"{name}(): inplace must be True or False, got {inplace!r}")
         # Empty containers skip their checks: ~1 µs a call, measured on ReLU's 16-element call.
         if params:
-            params = activation.check_params(**params)
+            params = _check_params(activation, input, params)
         if options:
             options = {k: checks[k](v) for k, v in options.items()}
         shaped = {k: shape_weight(input, v, k, name) for k, v in weights.items()} if weights else {}
@@ -307,6 +345,8 @@ def _init_values(self, params: dict, inplace: bool, options: dict) -> None:
 def _init_weights(self, num_parameters, init, device, dtype) -> None:
     if isinstance(num_parameters, bool) or not isinstance(num_parameters, int):
         raise TypeError(f"num_parameters must be an int, got {num_parameters!r}")
+    if isinstance(init, bool) or not isinstance(init, (int, float)) or not math.isfinite(init):
+        raise TypeError(f"init must be a finite real number, got {init!r}")
     if num_parameters < 1:
         raise ValueError(f"num_parameters must be at least 1, got {num_parameters}")
     nn.Module.__init__(self)

@@ -52,6 +52,7 @@ from torch.autograd import Function
 
 _A = torch.ops.aten
 _TANH_CLAMP = 30.0
+_GELU_FLAT = 40.0  # beyond ±40, gelu(x) is x or 0 in every dtype (Φ(-40) < 1e-300)
 
 try:  # functorch's cheap liveness unwrap, as Function.apply does it (private; optional)
     _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
@@ -81,11 +82,13 @@ def has_nan(x: torch.Tensor) -> bool:
     return math.isnan(x.detach().sum().item())
 
 
-def has_nonfinite(x: torch.Tensor) -> bool:
-    """``True`` if x may hold ±inf or NaN (an overflowing sum is a harmless false alarm)."""
+def has_large(x: torch.Tensor) -> bool:
+    """``True`` if x may hold NaN, ±inf or values beyond ±40 (GELU's ATen fix-ups); one
+    read-only ``aminmax`` pass on eager CPU, else ``True``."""
     if not data_checks_allowed(x) or x.numel() == 0:
         return x.numel() != 0
-    return not math.isfinite(x.detach().sum().item())
+    lo, hi = torch.aminmax(x.detach())
+    return not (lo.item() >= -_GELU_FLAT and hi.item() <= _GELU_FLAT)
 
 
 def _fwd_ad_active() -> bool:
@@ -204,7 +207,26 @@ class LeakyRelu(Function):
 def elu_grad(g, saved, alpha: float, from_result: bool, fix: bool):
     # f'(x) = 1 for x > 0, else alpha·exp(x) = result + alpha (kink: f'(0) = alpha). From the
     # result needs alpha ≥ 0, where result ≤ 0 iff x ≤ 0.
+    if torch.is_grad_enabled():
+        # Double backward (create_graph): ATen's elu_backward differentiates with x < 0, so its
+        # f''(0) is 0; written with a select, the x ≤ 0 branch gives alpha·e⁰ = alpha (the kink
+        # rule, as Keras and the in-place path give).
+        if from_result:
+            gi = torch.where(saved > 0, g, g * (saved + alpha))
+        else:
+            gi = torch.where(saved > 0, g, g * (alpha * torch.exp(torch.clamp(saved, max=0))))
+        return propagate_nan(gi, saved, fix)
     return propagate_nan(_A.elu_backward(g, alpha, 1, 1, from_result, saved), saved, fix)
+
+
+def elu_value(x: torch.Tensor, alpha: float, out: torch.Tensor | None = None) -> torch.Tensor:
+    """ATen's ELU with the contract's sign of zero: alpha·(±0) at ±0 (ATen takes the x branch
+    there, which differs only for a negative alpha: one more select, for that case only)."""
+    y = _A.elu(x, alpha) if out is None else _A.elu_(out, alpha)
+    if alpha < 0:
+        fixed = torch.where(y == 0, y * alpha, y)
+        return fixed if out is None else out.copy_(fixed)
+    return y
 
 
 @with_forward_mode
@@ -215,7 +237,7 @@ class Elu(Function):
 
     @staticmethod
     def forward(x, alpha, from_result, fix):
-        return _A.elu(x, alpha)
+        return elu_value(x, alpha)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -255,7 +277,7 @@ class Inplace(Function):
         elif kind == "leaky_relu":
             _A.leaky_relu_(x, param)
         else:
-            _A.elu_(x, param)
+            elu_value(x, param, out=x)
         ctx.mark_dirty(x)
         ctx.kind, ctx.param, ctx.fix = kind, param, fix
         if mask is None:
@@ -323,14 +345,30 @@ class PRelu(Function):
         return out
 
 
+def zero_slope_at_minus_inf(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """PReLU's value with a zero slope at −inf: 0 (the limit), not ATen's 0·(−inf) = NaN.
+
+    Only a zero slope can produce it: eager CPU looks at the (small) weight first; elsewhere
+    the select is unconditional and branch-free.
+    """
+    if data_checks_allowed(w) and not bool((w == 0).any()):
+        return y
+    return torch.where((w == 0) & (x == -math.inf), torch.zeros_like(y), y)
+
+
 # --- GELU --------------------------------------------------------------------------------------
 
 
 def gelu_value(x: torch.Tensor, approximate: str, fix: bool) -> torch.Tensor:
-    """GELU's value from ATen's kernel, its NaN at ±inf replaced by the limits."""
+    """GELU's value from ATen's kernel, with the limits where ATen has none.
+
+    ATen gives NaN at ±inf and inf near float max (its 0.5·x·(1 + erf) overflows); beyond ±40
+    the value is exactly x or 0, so one select restores them (``fix``: the input may hold such
+    values; see ``has_large``).
+    """
     y = _A.gelu(x, approximate=approximate)
-    if fix:  # ATen: gelu(±inf) = NaN; the limits are 0 and +inf
-        y = torch.where(torch.isinf(x), torch.clamp(x, min=0), y)
+    if fix:
+        y = torch.where(x > _GELU_FLAT, x, torch.where(x < -_GELU_FLAT, 0.0, y))
     return y
 
 

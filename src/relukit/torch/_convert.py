@@ -51,6 +51,8 @@ def convert(model: nn.Module) -> nn.Module:
         >>> type(model[1]).__module__
         'relukit.torch'
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"convert(): model must be a torch.nn.Module, got {type(model).__name__}")
     table = _replacements()
     if type(model) in table:
         return _swap(table, model)

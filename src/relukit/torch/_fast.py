@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
+from .._catalog import get
 from . import _autograd as _ag
-from . import _native
+from . import _generic, _native
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ def register(name: str, *, saves: str, options: tuple[Option, ...] = ()):
     return deco
 
 
+_FLOAT32_ZERO = 2.0**-150  # a real of at most this magnitude rounds to 0 in float32
+
+
 def _tracked(*tensors: torch.Tensor) -> bool:
     """Whether autograd (reverse or forward mode, or a torch.func transform) may need our rule."""
     if torch.compiler.is_compiling():
@@ -90,7 +94,9 @@ def relu(input, params, weights, inplace, options):
 )
 def leaky_relu(input, params, weights, inplace, options):
     slope = params["negative_slope"]
-    if slope == 0.0:  # ReLU: same values and derivative, and f(-inf) = 0 where ATen gives NaN
+    # A slope that is 0 once rounded (ATen rounds it to float32 except for float64 input) is
+    # ReLU: same values and derivative, and f(-inf) = 0 where ATen's 0·(-inf) gives NaN.
+    if slope == 0.0 or (abs(slope) <= _FLOAT32_ZERO and input.dtype != torch.float64):
         return relu(input, {}, weights, inplace, options)
     if not _tracked(input):
         return (
@@ -113,8 +119,10 @@ def leaky_relu(input, params, weights, inplace, options):
 def prelu(input, params, weights, inplace, options):
     w = weights["weight"]
     if not _tracked(input, w):
-        return _ag._A._prelu_kernel(input, w)
-    return _ag.apply(_ag.PRelu, input, w, _ag.has_nan(input))
+        y = _ag._A._prelu_kernel(input, w)
+    else:
+        y = _ag.apply(_ag.PRelu, input, w, _ag.has_nan(input))
+    return _ag.zero_slope_at_minus_inf(y, input, w)
 
 
 @register(
@@ -127,7 +135,7 @@ def prelu(input, params, weights, inplace, options):
 def elu(input, params, weights, inplace, options):
     alpha = params["alpha"]
     if not _tracked(input):
-        return torch.ops.aten.elu_(input, alpha) if inplace else _ag._A.elu(input, alpha)
+        return _ag.elu_value(input, alpha, out=input if inplace else None)
     fix = _ag.has_nan(input)
     if inplace:
         return _ag.apply(_ag.Inplace, input, "elu", alpha, fix)
@@ -140,7 +148,8 @@ def check_bits(backward_bits):
         return None
     from . import _fewbit  # the few-bit backward lives in its own module
 
-    if isinstance(backward_bits, bool) or backward_bits not in _fewbit.BITS:
+    is_int = isinstance(backward_bits, int) and not isinstance(backward_bits, bool)
+    if not is_int or backward_bits not in _fewbit.BITS:  # 2.0 and True are refused too
         raise ValueError(
             f"backward_bits must be None (exact backward) or one of "
             f"{', '.join(map(str, _fewbit.BITS))}; got {backward_bits!r}"
@@ -178,6 +187,10 @@ def gelu(input, params, weights, inplace, options):
         return fewbit_gelu(input, approximate, bits)
     if (y := _native.gelu(input, approximate)) is not None:
         return y
+    if input.dtype == torch.float64:
+        # ATen's float64 GELU is 0 below x ≈ −8.3 and its tanh-form gradient is off by up to
+        # 22 ulp; the generic path runs the catalog's float64 math (double-double arguments).
+        return _generic.apply(get("gelu"), input, params, {})
     if not _tracked(input):
-        return _ag.gelu_value(input, approximate, _ag.has_nonfinite(input))
-    return _ag.apply(_ag.Gelu, input, approximate, _ag.has_nonfinite(input))
+        return _ag.gelu_value(input, approximate, _ag.has_large(input))
+    return _ag.apply(_ag.Gelu, input, approximate, _ag.has_large(input))

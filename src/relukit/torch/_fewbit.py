@@ -65,7 +65,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from . import _native
+from .._catalog import get
+from . import _generic, _native
 
 __all__ = ["APPROXIMATE", "BITS", "FewBitTable", "fewbit_gelu", "fewbit_table", "packed_nbytes"]
 
@@ -422,8 +423,11 @@ def _unpack_bits(packed: Tensor, n: int) -> Tensor:
 
 
 def _gelu_value(x: Tensor, approximate: str) -> Tensor:
-    """GELU's value: the exact native kernel where it applies (eager CPU, not float64), or ATen."""
+    """GELU's value as ``relukit.torch.functional.gelu`` computes it: the exact native kernel
+    (eager CPU, half and float32), the catalog's float64 math for float64, else ATen's."""
     y = _native.gelu(x, approximate)
+    if y is None and x.dtype == torch.float64:
+        y = _generic.value(get("gelu"), x.detach(), {"approximate": approximate}, {})
     return torch.nn.functional.gelu(x, approximate=approximate) if y is None else y
 
 

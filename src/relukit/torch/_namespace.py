@@ -66,6 +66,11 @@ class TorchNamespace:
         return torch.expm1(x)
 
     @staticmethod
+    def scale(a: Any, v: Any) -> Any:
+        """a·v; where a is 0, a·clip(v, −1, 1): the zero slope's signed 0 (±inf·0 is NaN)."""
+        return torch.where(a == 0, a * torch.clamp(v, -1.0, 1.0), a * v)
+
+    @staticmethod
     def select(cond: Any, a: Any, b: Any, *, out: Any = None) -> Any:
         _no_out(out)
         if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):

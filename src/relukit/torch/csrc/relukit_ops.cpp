@@ -101,7 +101,8 @@ Tensor map_binary(const Tensor& grad_output, const Tensor& saved, const char* na
 // loads happen unconditionally so that the loop vectorises (a conditional load does not).
 
 Tensor relu_cpu(const Tensor& x) {
-  return map_unary(x, [](auto v) { return v > 0 ? v : (v != v ? v : decltype(v)(0)); });
+  // v < 0 ? 0 : v keeps NaN and the sign of zero (relu(-0) = -0, as ATen's clamp_min).
+  return map_unary(x, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
 Tensor relu_backward_cpu(const Tensor& grad, const Tensor& saved) {
