@@ -33,9 +33,10 @@ Two rules ATen does not follow are restored here, cheaply:
   when it finds one does the backward patch the gradient. Under ``torch.compile``, ``torch.func``
   transforms and on accelerators the patch is unconditional and branch-free (no data-dependent
   Python, no device sync).
-- **GELU at ±inf.** ATen's exact GELU is NaN at ±inf on CPU (pytorch#185770) and at −inf in the
-  tanh form; values and gradients are patched to f(−inf) = 0, f(+inf) = +inf, f'(−inf) = 0,
-  f'(+inf) = 1 when the same reduction finds a non-finite input.
+- **GELU at ±inf and near float max.** ATen's exact GELU is NaN at ±inf on CPU (pytorch#185770)
+  and at −inf in the tanh form, and inf near float max; values beyond ±40 are exactly x or 0 and
+  gradients 1 or 0, patched with one select when an ``aminmax`` pass (``has_large``) finds such
+  an input (always under compile and transforms).
 
 Every backward is written with differentiable ATen ops (their own derivative formulas are
 registered), so double backward and ``gradgradcheck`` work. Out-of-place functions define

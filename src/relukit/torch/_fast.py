@@ -173,9 +173,11 @@ _BACKWARD_BITS = Option(
     saves="the input (as torch.nn), or a k-bit code per element with ``backward_bits``. On CPU "
     "in eager mode, float32, float16 and bfloat16 run relukit's native kernels, which compute "
     "the value and the derivative in float64 and round once (within 0.5 ulp of mpmath, tails "
-    "included; ``benchmarks/results/ulp.md``); float64, CUDA, ``torch.compile`` and "
-    "``torch.func`` run ATen's kernels patched at ±inf and NaN (absolute error below 1.1e-6 in "
-    "float32 and 2.4e-16 in float64; float64 values are 0 below x ≈ −8.3).",
+    "included; ``benchmarks/results/ulp.md``). float64 runs the catalog's float64 math (the "
+    "generic path: double-double arguments; within 8 ulp, and within 8 ulp of the terms' size "
+    "next to gelu''s zero, tested). CUDA, ``torch.compile`` and ``torch.func`` run ATen's "
+    "float32/half kernels patched at ±inf, NaN and near float max (absolute error below 1.1e-6 "
+    "in float32).",
     options=(_BACKWARD_BITS,),
 )
 def gelu(input, params, weights, inplace, options):
