@@ -115,7 +115,8 @@ def _run(fn, x: np.ndarray, cdtype: np.dtype, rdtype: np.dtype, out, blocked: bo
         if out is not None:
             np.copyto(out, r, casting="unsafe")
             return out
-    return np.asarray(r).astype(rdtype, copy=False)
+        # Rounding to a narrower dtype may overflow to ±inf: the correctly rounded result.
+        return np.asarray(r).astype(rdtype, copy=False)
 
 
 class NumpyActivation:
@@ -257,7 +258,8 @@ class NumpyActivation:
             with np.errstate(all="ignore"):
                 gc = g.astype(cdtype, copy=False)
                 gx = _zero_where_flat(np.multiply(d, gc, dtype=cdtype), gc, lambda: d == 0)
-        gx = np.asarray(gx).astype(rdtype, copy=False)
+        with np.errstate(over="ignore"):  # a narrower dtype may round to ±inf
+            gx = np.asarray(gx).astype(rdtype, copy=False)
         return gx[()] if x.ndim == 0 else gx
 
 
