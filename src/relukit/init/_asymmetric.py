@@ -155,10 +155,21 @@ def _layer_parts(layer: Any, name: str = "layer"):
             f"{name} must be a torch.nn.Linear or Conv1d/2d/3d module, got {type(layer).__name__}"
             " (transposed convolutions are not supported)"
         )
-    weight = layer.weight
-    if isinstance(weight, torch.nn.parameter.UninitializedParameter) or weight.numel() == 0:
-        raise ValueError(f"{name} has a zero-size or uninitialised weight {tuple(weight.shape)}")
-    return weight, layer.bias, groups
+    weight, bias = layer.weight, layer.bias
+    if any(torch.nn.parameter.is_lazy(p) for p in (weight, bias) if p is not None):
+        raise ValueError(
+            f"{name} has uninitialised (lazy) parameters; run a forward pass through it first"
+        )
+    if weight.numel() == 0:
+        raise ValueError(f"{name} has a zero-size weight {tuple(weight.shape)}; nothing to draw")
+    if any(p.is_inference() for p in (weight, bias) if p is not None) and (
+        not torch.is_inference_mode_enabled()
+    ):
+        raise ValueError(
+            f"{name}'s parameters are inference tensors, which cannot be changed in place "
+            "outside torch.inference_mode()"
+        )
+    return weight, bias, groups
 
 
 def _numpy_rng(generator: Any) -> np.random.Generator:
@@ -166,14 +177,20 @@ def _numpy_rng(generator: Any) -> np.random.Generator:
     makes ``rai_`` / ``asymmetric_`` reproducible."""
     import torch
 
-    seed = torch.randint(0, 2**62, (1,), generator=generator).item()
-    return np.random.default_rng(seed)
+    if generator is None:
+        seed = torch.randint(0, 2**62, (1,)).item()
+    else:
+        seed = torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item()
+    return np.random.default_rng(int(seed))
 
 
 def _apply(layer, sampler, generator, name):
     import torch
 
     weight, bias, groups = _layer_parts(layer, name)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        kind = type(generator).__name__
+        raise TypeError(f"generator must be a torch.Generator or None, got {kind}")
     rng = _numpy_rng(generator)
     out = weight.shape[0] // groups
     fan_in = math.prod(weight.shape[1:])
@@ -211,6 +228,12 @@ def rai_(layer: Any, *, generator: Any = None) -> Any:
     Returns:
         ``layer``.
 
+    Raises:
+        TypeError: ``layer`` is not a Linear or (non-transposed) Conv module, or ``generator``
+            is not a ``torch.Generator`` (named).
+        ValueError: ``layer`` is lazy (uninitialised), zero-size or holds inference tensors.
+            Every check runs before ``layer`` is changed.
+
     Example:
         >>> import torch
         >>> from relukit.init import rai_
@@ -241,6 +264,9 @@ def asymmetric_(layer: Any, *, generator: Any = None) -> Any:
 
     Returns:
         ``layer``.
+
+    Raises:
+        TypeError, ValueError: as :func:`rai_`, before ``layer`` is changed.
 
     Example:
         >>> import torch

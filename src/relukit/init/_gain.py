@@ -62,26 +62,67 @@ def resolve(activation: Any) -> Activation | None:
         ) from None
 
 
+def _slopes(name: str, value: Any) -> float | np.ndarray:
+    """A weight parameter (PReLU's slopes) as a float or a 1-D float64 array; errors name it.
+
+    Accepts a real number, a sequence or NumPy array of reals, or a torch tensor of any floating
+    dtype and device (copied to the CPU in float64; the caller's tensor is not changed).
+    """
+    what = f"{name} must be a finite real number or an array of finite real slopes"
+    if isinstance(value, bool):
+        raise TypeError(f"{what}, got {value!r}")
+    if hasattr(value, "detach"):  # a torch tensor or Parameter, e.g. prelu.weight
+        import torch
+
+        if isinstance(value, torch.nn.parameter.UninitializedParameter):
+            raise ValueError(f"{what}, got an uninitialised (lazy) parameter")
+        if value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{what}, got a tensor of dtype {value.dtype}")
+        try:
+            value = value.detach().to("cpu", torch.float64).numpy()
+        except (RuntimeError, NotImplementedError) as err:  # a meta tensor has no values
+            raise ValueError(f"{what}; its values cannot be read: {err}") from None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested sequences
+        raise TypeError(f"{what}, got {type(value).__name__}") from None
+    if arr.dtype.kind not in "iuf" and arr.dtype != object:
+        raise TypeError(f"{what}, got {type(value).__name__} of dtype {arr.dtype}")
+    try:
+        if arr.dtype == object and any(
+            isinstance(v, bool) or not isinstance(v, numbers.Real) for v in arr.ravel()
+        ):
+            raise TypeError
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{what}, got {type(value).__name__}") from None
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{what}, got a value beyond the float64 range") from None
+    if arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} (at least one), got {value!r}")
+    return float(arr.ravel()[0]) if arr.size == 1 else arr.ravel()
+
+
 def _params(entry: Activation, params: dict[str, Any]) -> dict[str, Any]:
-    """Validated parameters; a ``"weight"`` parameter (PReLU's slopes) becomes a float array."""
+    """Validated parameters; a ``"weight"`` parameter (PReLU's slopes) becomes a float array.
+
+    Every error names the parameter (a Python int too large for a float included).
+    """
+    for p in entry.params:
+        value = params.get(p.name)
+        if p.kind == "real" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            try:
+                float(value)
+            except OverflowError:
+                raise ValueError(
+                    f"{p.name} must be a finite real number, got {value!r:.40}... "
+                    "(beyond the float64 range)"
+                ) from None
     checked = entry.check_params(**params)
     for p in entry.params:
-        if p.kind != "weight":
-            continue
-        value = checked.get(p.name, p.initial)  # the catalog's initial slope (0.25)
-        if hasattr(value, "detach"):  # a torch tensor or Parameter, e.g. prelu.weight
-            value = value.detach().cpu().numpy()
-        if isinstance(value, bool):
-            raise TypeError(f"{p.name} must be a real number or array of slopes, got {value!r}")
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{p.name} must be a real number or array of slopes, got {type(value).__name__}"
-            ) from None
-        if arr.size == 0 or not np.all(np.isfinite(arr)):
-            raise ValueError(f"{p.name} must be one or more finite slopes, got {value!r}")
-        checked[p.name] = float(arr.ravel()[0]) if arr.size == 1 else arr.ravel()
+        if p.kind == "weight":
+            # the catalog's initial slope (0.25) when not given
+            checked[p.name] = _slopes(p.name, checked.get(p.name, p.initial))
     return checked
 
 
@@ -95,28 +136,70 @@ def _quadrature_moment(name: str, mode: str, items: tuple[tuple[str, Any], ...])
     return gaussian_expectation(lambda z: fn(z, **params) ** 2)
 
 
+def _prepare(activation: Any, mode: Any, params: dict[str, Any]) -> tuple[Activation | None, dict]:
+    """The catalog entry (``None``: linear) and its checked parameters; errors name the argument."""
+    if not isinstance(mode, str) or mode not in ("forward", "backward"):
+        raise ValueError(f"mode must be 'forward' or 'backward', got {mode!r}")
+    entry = resolve(activation)
+    if entry is None:
+        if params:
+            raise TypeError(
+                f"a linear layer (activation=None) takes no parameters, got {', '.join(params)}"
+            )
+        return None, {}
+    return entry, _params(entry, params)
+
+
+def _nonpositive_slope(entry: Activation, checked: dict[str, Any]) -> Any:
+    """The slope for x ≤ 0 of a piecewise-linear entry, or ``None`` for the others."""
+    if not entry.piecewise_linear or entry.nonpositive_slope is None:
+        return None
+    return entry.nonpositive_slope(**checked)
+
+
 def second_moment(activation: Any, *, mode: GainMode = "forward", **params: Any) -> float:
     """E[f(z)²] (``mode="forward"``) or E[f'(z)²] (``"backward"``) for z ~ N(0, 1).
 
     Closed form (1 + mean(a²))/2 for piecewise-linear entries with slope a for x ≤ 0 (for both
     modes: f(z)² and f'(z)² are z² and 1, or a²z² and a², each with probability 1/2); quadrature
-    otherwise. ``activation=None`` (linear) gives 1.
+    otherwise. ``activation=None`` (linear) gives 1. It is ``inf`` where it overflows (a slope
+    beyond ~1e154); :func:`gain` computes the gain without forming it there.
     """
-    if mode not in ("forward", "backward"):
-        raise ValueError(f"mode must be 'forward' or 'backward', got {mode!r}")
-    entry = resolve(activation)
+    entry, checked = _prepare(activation, mode, params)
     if entry is None:
-        if params:
-            raise TypeError(f"a linear layer (activation=None) takes no parameters: {params}")
         return 1.0
-    checked = _params(entry, params)
-    if entry.piecewise_linear and entry.nonpositive_slope is not None:
-        slope = np.asarray(entry.nonpositive_slope(**checked), dtype=np.float64)
-        return 0.5 * (1.0 + float(np.mean(slope**2)))
+    slope = _nonpositive_slope(entry, checked)
+    if slope is not None:
+        slope = np.asarray(slope, dtype=np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            return 0.5 * (1.0 + float(np.mean(slope**2)))
+    return _quadrature(entry, mode, checked)
+
+
+def _quadrature(entry: Activation, mode: str, checked: dict[str, Any]) -> float:
     for key, value in checked.items():
         if not isinstance(value, (numbers.Real, str)):
             raise TypeError(f"{key} must be a scalar for {entry.name}'s gain, got {value!r}")
     return _quadrature_moment(entry.name, mode, tuple(sorted(checked.items())))
+
+
+def _piecewise_gain(slope: Any) -> float:
+    """√(2/(1 + mean(a²))) without overflow.
+
+    Where 1 + mean(a²) is a normal float this is the formula itself, bit-identical to torch's
+    ``calculate_gain`` (``math.sqrt(2.0 / (1 + a**2))``). Beyond (|a| ≳ 1e150, where a² would
+    overflow to inf and the gain to 0) the slopes are scaled by s = max|a| first:
+    √2 / (s·√(1/s² + mean((a/s)²))), the hypot form of √2/√(1 + a²).
+    """
+    a = np.abs(np.asarray(slope, dtype=np.float64).ravel())
+    with np.errstate(over="ignore", under="ignore"):
+        total = 1.0 + float(np.mean(a**2))
+    if total < 1e300:
+        return math.sqrt(2.0 / total)
+    s = float(a.max())
+    with np.errstate(under="ignore"):
+        q = float(np.mean((a / s) ** 2))  # in [1/n, 1]
+    return math.sqrt(2.0) / s / math.sqrt(1.0 / (s * s) + q)
 
 
 def gain(activation: Any = "relu", *, mode: GainMode = "forward", **params: Any) -> float:
@@ -172,8 +255,14 @@ def gain(activation: Any = "relu", *, mode: GainMode = "forward", **params: Any)
     Returns:
         The gain, a Python float.
 
+    The result is always a finite positive float: piecewise-linear gains are computed without
+    overflow (a slope of 1e155 gives ≈ 1.4e-155, not 0), and a parameter whose gain overflows
+    anyway (ELU's ``alpha`` beyond ~1e154, where E[f(z)²] is inf) is refused.
+
     Raises:
-        ValueError: unknown ``activation``, bad ``mode``, or a parameter out of range (named).
+        ValueError: unknown ``activation``, bad ``mode``, or a parameter out of range: not
+            finite, beyond the float64 range, or one for which the gain is not a finite positive
+            number (each named).
         TypeError: a parameter the activation does not take, or of the wrong type (named).
 
     Example:
@@ -187,7 +276,22 @@ def gain(activation: Any = "relu", *, mode: GainMode = "forward", **params: Any)
         >>> round(gain("prelu", weight=0.25), 6)
         1.371989
     """
-    moment = second_moment(activation, mode=mode, **params)
-    # √(2/(2m)): for the piecewise-linear ones 2m = 1 + a² exactly, so this is bit-identical to
-    # torch's calculate_gain, math.sqrt(2.0 / (1 + a**2)).
-    return math.sqrt(2.0 / (2.0 * moment))
+    entry, checked = _prepare(activation, mode, params)
+    if entry is None:
+        return 1.0
+    slope = _nonpositive_slope(entry, checked)
+    moment: float | None = None
+    if slope is not None:
+        value = _piecewise_gain(slope)
+    else:
+        moment = _quadrature(entry, mode, checked)
+        value = math.sqrt(2.0 / (2.0 * moment)) if moment > 0 else math.inf
+    if not (math.isfinite(value) and value > 0.0):
+        given = ", ".join(f"{k}={v!r}" for k, v in checked.items()) or "its defaults"
+        names = " or ".join(checked) or "its parameters"
+        why = f"E[f²] = {moment!r}" if mode == "forward" else f"E[f'²] = {moment!r}"
+        raise ValueError(
+            f"{names} out of range: {entry.name}'s {mode} gain is not a finite positive number "
+            f"for {given} ({why}); use a smaller magnitude"
+        )
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from typing import Any, Literal
 
@@ -20,6 +21,22 @@ def is_torch_tensor(value: Any) -> bool:
     return torch is not None and isinstance(value, torch.Tensor)
 
 
+def _shape(shape: Any, name: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of nonnegative ints; errors name ``name``."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(
+            f"{name} must be a sequence of nonnegative ints (a weight's shape), "
+            f"got {type(shape).__name__}"
+        )
+    dims = tuple(shape)
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"{name} must be a sequence of nonnegative ints, got {dims!r}")
+        if d < 0:
+            raise ValueError(f"{name} must be a sequence of nonnegative ints, got {dims!r}")
+    return tuple(int(d) for d in dims)
+
+
 def fans(shape: tuple[int, ...], layout: Layout = "torch", name: str = "tensor") -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of ``shape``.
 
@@ -28,11 +45,12 @@ def fans(shape: tuple[int, ...], layout: Layout = "torch", name: str = "tensor")
     (product of the kernel dims) multiplies both fans, as in ``torch.nn.init``.
 
     Raises:
+        TypeError: ``shape`` is not a sequence of ints (named as ``name``).
         ValueError: fewer than 2 dimensions, zero elements, or an unknown layout (named).
     """
-    if layout not in ("torch", "keras"):
+    if not isinstance(layout, str) or layout not in ("torch", "keras"):
         raise ValueError(f"layout must be 'torch' or 'keras', got {layout!r}")
-    shape = tuple(int(d) for d in shape)
+    shape = _shape(shape, name)
     if len(shape) < 2:
         raise ValueError(
             f"{name} must have at least 2 dimensions (a Linear or Conv weight) to have a fan_in "
@@ -46,6 +64,13 @@ def fans(shape: tuple[int, ...], layout: Layout = "torch", name: str = "tensor")
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+def _out_of_range(activation: Any, params: dict[str, Any]) -> str:
+    """Which argument to blame for a std out of range: the parameters given, else activation."""
+    if params:
+        return " or ".join(params) + " (" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+    return f"activation ({activation!r})"
+
+
 def kaiming_std(
     shape: tuple[int, ...],
     activation: Any = "relu",
@@ -55,20 +80,71 @@ def kaiming_std(
     **params: Any,
 ) -> float:
     """The He std ``gain/√fan`` for a weight of ``shape``: forward gain with ``fan_in``, backward
-    gain with ``fan_out`` (see :func:`kaiming_normal_`)."""
-    if mode not in ("fan_in", "fan_out"):
+    gain with ``fan_out`` (see :func:`kaiming_normal_`).
+
+    Raises:
+        TypeError: ``shape`` is not a sequence of ints; a parameter of the wrong type (named).
+        ValueError: ``shape`` with < 2 dimensions or zero elements; unknown ``activation``,
+            ``mode`` or ``layout``; a parameter out of range, or one for which the std is not a
+            positive float64 (each named).
+    """
+    return std_for(shape, activation, mode, layout, params, "shape")
+
+
+def std_for(
+    shape: Any, activation: Any, mode: Any, layout: Any, params: dict[str, Any], name: str
+) -> float:
+    """:func:`kaiming_std`, with ``shape``'s errors naming ``name`` (``"tensor"``...)."""
+    if not isinstance(mode, str) or mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = fans(shape, layout)
+    fan_in, fan_out = fans(shape, layout, name=name)
     g = gain(activation, mode="forward" if mode == "fan_in" else "backward", **params)
-    return g / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+    std = g / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+    if not std >= sys.float_info.min:  # a gain of ~1e-308 (slope ~1e308) over a large fan
+        raise ValueError(
+            f"{_out_of_range(activation, params)} out of range: the std gain/√fan = "
+            f"{g!r}/√{fan_in if mode == 'fan_in' else fan_out} underflows the float64 range"
+        )
+    return std
+
+
+def check_std(std: float, dtype: Any, activation: Any, params: dict[str, Any]) -> None:
+    """Refuse a std below the smallest normal number of ``dtype`` (a NumPy or torch dtype): the
+    weights would be subnormal or flush to zero, silently. Names the parameters to blame."""
+    tiny = _tiny(dtype)
+    if std < tiny:
+        raise ValueError(
+            f"{_out_of_range(activation, params)} out of range for a {dtype} weight: std "
+            f"{std:.3g} is below its smallest normal number {tiny:.3g}, so the weights would "
+            "be subnormal or zero"
+        )
+
+
+def _tiny(dtype: Any) -> float:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, torch.dtype):
+        return float(torch.finfo(dtype).tiny)
+    return float(np.finfo(dtype).tiny)
 
 
 def _check_target(tensor: Any, layout: Layout) -> None:
     if is_torch_tensor(tensor):
+        import torch
+
+        if isinstance(tensor, torch.nn.parameter.UninitializedParameter):
+            raise ValueError(
+                "tensor is an uninitialised (lazy) parameter with no shape yet; run a forward "
+                "pass through its module first"
+            )
         if layout != "torch":
             raise ValueError("layout must be 'torch' for a torch.Tensor: (out, in, *kernel)")
         if not tensor.is_floating_point():
             raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
+        if tensor.is_inference() and not torch.is_inference_mode_enabled():
+            raise ValueError(
+                "tensor is an inference tensor, which cannot be changed in place outside "
+                "torch.inference_mode()"
+            )
         return
     if not isinstance(tensor, np.ndarray):
         raise TypeError(
@@ -80,6 +156,21 @@ def _check_target(tensor: Any, layout: Layout) -> None:
         raise ValueError("tensor must be writeable (the initialisers fill it in place)")
 
 
+def check_generator(generator: Any, device: Any, name: str = "generator") -> None:
+    """``generator`` is None or a ``torch.Generator`` on ``device``'s type; errors name it."""
+    if generator is None:
+        return
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator.device.type != torch.device(device).type:
+        raise ValueError(
+            f"{name} is on {generator.device.type} but the weights are on {device}; "
+            "pass a generator of the same device type"
+        )
+
+
 def _rng(rng: Any) -> np.random.Generator:
     if rng is None:
         return np.random.default_rng()
@@ -88,10 +179,20 @@ def _rng(rng: Any) -> np.random.Generator:
     return rng
 
 
-def _fill(tensor, distribution, scale, rng, generator):
+def _check_source(tensor: Any, rng: Any, generator: Any) -> None:
+    """The random source fits the target: rng for NumPy arrays, generator for torch tensors."""
     if is_torch_tensor(tensor):
         if rng is not None:
             raise TypeError("rng is for NumPy arrays; pass generator= (a torch.Generator)")
+        check_generator(generator, tensor.device)
+    else:
+        if generator is not None:
+            raise TypeError("generator is for torch tensors; pass rng= (a numpy.random.Generator)")
+        _rng(rng)
+
+
+def _fill(tensor, distribution, scale, rng, generator):
+    if is_torch_tensor(tensor):
         import torch
 
         with torch.no_grad():
@@ -100,8 +201,6 @@ def _fill(tensor, distribution, scale, rng, generator):
             else:
                 tensor.uniform_(-scale, scale, generator=generator)
         return tensor
-    if generator is not None:
-        raise TypeError("generator is for torch tensors; pass rng= (a numpy.random.Generator)")
     rng = _rng(rng)
     if distribution == "normal":
         values = rng.normal(0.0, scale, size=tensor.shape)
@@ -109,6 +208,16 @@ def _fill(tensor, distribution, scale, rng, generator):
         values = rng.uniform(-scale, scale, size=tensor.shape)
     np.copyto(tensor, values, casting="same_kind")
     return tensor
+
+
+def _init(tensor, distribution, activation, mode, rng, generator, layout, params):
+    """Validate everything, then fill: a failing call leaves ``tensor`` unchanged."""
+    _check_target(tensor, layout)
+    _check_source(tensor, rng, generator)
+    std = std_for(tuple(tensor.shape), activation, mode, layout, params, "tensor")
+    check_std(std, tensor.dtype, activation, params)
+    scale = std if distribution == "normal" else std * math.sqrt(3.0)
+    return _fill(tensor, distribution, scale, rng, generator)
 
 
 def kaiming_normal_(
@@ -151,8 +260,12 @@ def kaiming_normal_(
 
     Raises:
         TypeError: ``tensor`` is not a floating array/tensor, or a wrong ``rng``/``generator``.
-        ValueError: ``tensor`` has zero elements or < 2 dimensions; unknown ``activation``,
-            ``mode`` or ``layout`` (each error names its argument).
+        ValueError: ``tensor`` has zero elements or < 2 dimensions, is read-only, an
+            uninitialised (lazy) parameter or an inference tensor; unknown ``activation``,
+            ``mode`` or ``layout``; a parameter out of range, or one whose std is below the
+            smallest normal number of the tensor's dtype (the weights would flush to zero);
+            a ``generator`` of another device type. Each error names its argument, and every
+            check runs before ``tensor`` is touched: a failing call leaves it unchanged.
 
     Example:
         >>> import numpy as np
@@ -163,9 +276,7 @@ def kaiming_normal_(
         >>> k = kaiming_normal_(np.empty((3, 3, 64, 128)), "relu", layout="keras",
         ...                     rng=np.random.default_rng(0))  # a Keras Conv2D kernel
     """
-    _check_target(tensor, layout)
-    std = kaiming_std(tuple(tensor.shape), activation, mode=mode, layout=layout, **params)
-    return _fill(tensor, "normal", std, rng, generator)
+    return _init(tensor, "normal", activation, mode, rng, generator, layout, params)
 
 
 def kaiming_uniform_(
@@ -191,6 +302,4 @@ def kaiming_uniform_(
         >>> bool(w.abs().max() <= 1.386750 * (3 / 32) ** 0.5)
         True
     """
-    _check_target(tensor, layout)
-    std = kaiming_std(tuple(tensor.shape), activation, mode=mode, layout=layout, **params)
-    return _fill(tensor, "uniform", std * math.sqrt(3.0), rng, generator)
+    return _init(tensor, "uniform", activation, mode, rng, generator, layout, params)

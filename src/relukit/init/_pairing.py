@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .._catalog import CATALOG, Activation
 from ._gain import gain
-from ._kaiming import FanMode, kaiming_std
+from ._kaiming import FanMode, check_generator, check_std, std_for
 
 # Modules that neither change which activation follows a layer nor need a gain of their own:
 # they are skipped when looking for the activation after a layer (Conv → BatchNorm → ReLU pairs
@@ -61,8 +61,9 @@ class InitReport:
         initialised: one :class:`LayerInit` per Linear/Conv layer it set, in model order.
         unpaired: ``{name: reason}`` for the Linear/Conv layers it could not pair with an
             activation (another layer, a residual addition, pooling, an activation outside the
-            catalog, several consumers, or a model ``torch.fx`` cannot trace). They keep their
-            weights and biases untouched: nothing is guessed.
+            catalog, several consumers, or a model ``torch.fx`` cannot trace) and those it must
+            not touch (used more than once, a Parameter shared with another module, lazy). They
+            keep their weights and biases untouched: nothing is guessed.
     """
 
     initialised: list[LayerInit] = field(default_factory=list)
@@ -108,7 +109,7 @@ def _activation_of_call(node: Any, modules: dict[str, Any]) -> tuple[Activation,
         if isinstance(value, torch.fx.Node):
             if value.op != "get_attr":
                 return None
-            owner, _, attr = value.target.rpartition(".")
+            owner, _, attr = str(value.target).rpartition(".")
             value = getattr(modules[owner] if owner else modules[""], attr)
         params[key] = value
     return entry, params
@@ -122,29 +123,48 @@ def _is_layer(module: Any) -> bool:
     )
 
 
-def _pair_sequential(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """Pairs by module order inside (nested) Sequential containers."""
+# A pairing: the catalog entry, its parameters and where the activation was found (for messages);
+# ``None`` for a layer whose output is the model's output (linear).
+_Pair = tuple[Activation, dict[str, Any], str]
+
+
+def _pair_sequential(model: Any) -> tuple[dict[str, _Pair | None], dict[str, str]]:
+    """Pairs by module order inside (nested) Sequential containers.
+
+    ``named_children`` lists a module once however often it is registered, so the walk reads
+    ``_modules`` itself: a layer at two positions (``Sequential(lin, relu, lin)``) is seen at both
+    and reported as used more than once, never initialised for its first use only.
+    """
     import torch
 
     flat: list[tuple[str, Any]] = []
+    uses: dict[int, list[str]] = {}
 
     def walk(prefix: str, seq: Any) -> None:
-        for name, child in seq.named_children():
+        for name, child in seq._modules.items():
+            if child is None:
+                continue
             full = f"{prefix}{name}"
             if isinstance(child, torch.nn.Sequential):
                 walk(full + ".", child)
-            else:
-                flat.append((full, child))
+                continue
+            flat.append((full, child))
+            for sub, m in child.named_modules(remove_duplicate=False):
+                if _is_layer(m):
+                    uses.setdefault(id(m), []).append(f"{full}.{sub}" if sub else full)
 
     walk("", model)
-    pairs: dict[str, Any] = {}
+    pairs: dict[str, _Pair | None] = {}
     unpaired: dict[str, str] = {}
+    for name, positions in ((p[0], p) for p in uses.values() if len(p) > 1):
+        unpaired[name] = f"used more than once: at {', '.join(positions)}"
     for i, (name, module) in enumerate(flat):
         if not _is_layer(module):
-            if any(_is_layer(m) for m in module.modules()):
-                for sub, m in module.named_modules():
-                    if _is_layer(m):
-                        unpaired[f"{name}.{sub}"] = "inside a non-Sequential block"
+            for sub, m in module.named_modules():
+                if _is_layer(m) and len(uses[id(m)]) == 1:
+                    unpaired[f"{name}.{sub}"] = "inside a non-Sequential block"
+            continue
+        if len(uses[id(module)]) > 1:
             continue
         following = None
         for nxt_name, nxt in flat[i + 1 :]:
@@ -156,14 +176,15 @@ def _pair_sequential(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
             pairs[name] = None  # nothing after it: the model's linear output layer
             continue
         found = activation_of_module(following[1])
+        where = f"{type(following[1]).__name__} ({following[0]})"
         if found is None:
-            unpaired[name] = f"followed by {type(following[1]).__name__} ({following[0]})"
+            unpaired[name] = f"followed by {where}"
         else:
-            pairs[name] = found
+            pairs[name] = (*found, where)
     return pairs, unpaired
 
 
-def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def _pair_fx(model: Any) -> tuple[dict[str, _Pair | None], dict[str, str]]:
     """Pairs by following each layer's node in the ``torch.fx`` graph."""
     import torch
 
@@ -171,10 +192,10 @@ def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         graph_module = torch.fx.symbolic_trace(model)
     except Exception as err:  # any tracing failure: report every layer, guess nothing
-        why = f"torch.fx could not trace the model: {type(err).__name__}: {err}"
-        return {}, dict.fromkeys(names, why)
+        reason = f"torch.fx could not trace the model: {type(err).__name__}: {err}"
+        return {}, dict.fromkeys(names, reason)
     modules = dict(graph_module.named_modules())
-    pairs: dict[str, Any] = {}
+    pairs: dict[str, _Pair | None] = {}
     unpaired: dict[str, str] = {}
     seen: set[str] = set()
     for node in graph_module.graph.nodes:
@@ -186,7 +207,9 @@ def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
             pairs.pop(name, None)
             continue
         seen.add(name)
-        current, found, why = node, None, None
+        current, where = node, ""
+        found: Any = None
+        why: str | None = None
         while True:
             users = list(current.users)
             if len(users) != 1:
@@ -202,7 +225,8 @@ def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
                     current = user
                     continue
                 found = activation_of_module(module)
-                why = None if found else f"followed by {type(module).__name__} ({user.target})"
+                where = f"{type(module).__name__} ({user.target})"
+                why = None if found else f"followed by {where}"
                 break
             if user.op in ("call_function", "call_method"):
                 fname = user.target if user.op == "call_method" else user.target.__name__
@@ -210,6 +234,7 @@ def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
                     current = user
                     continue
                 found = _activation_of_call(user, modules)
+                where = f"{fname}()"
                 why = None if found else f"followed by {fname}"
                 break
             why = f"followed by a {user.op} node"
@@ -217,7 +242,7 @@ def _pair_fx(model: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if found is None:
             unpaired[name] = why or "no activation found"
         else:
-            pairs[name] = None if found == "linear" else found
+            pairs[name] = None if found == "linear" else (*found, where)
     for name in names:
         if name not in pairs and name not in unpaired:
             unpaired[name] = "not called in the traced forward"
@@ -246,7 +271,21 @@ def init_model_(
     ``activation=None``) and a zero bias. Any other layer (followed by another layer, pooling, a
     residual addition, an activation outside the catalog, used twice, or in a model fx cannot
     trace) is left untouched and listed in the report's ``unpaired`` with the reason: nothing is
-    guessed, and nothing is warned (read the report).
+    guessed, and nothing is warned (read the report). So are, whatever follows them:
+
+    * a layer used more than once: the same module at two positions of a Sequential (or called
+      twice in the traced forward) would need one init per use;
+    * a layer with a Parameter shared (by identity) with another module, e.g. two Linears tied to
+      one weight or a decoder tied to an embedding: initialising it for one use would overwrite
+      the other, and when both are Linears the report would state a std one of them does not
+      have, so neither is touched;
+    * a lazy layer (``nn.LazyLinear``... before its first forward): it has no shape yet.
+
+    Atomic: every change is planned first (each std and gain computed and validated, each weight's
+    dtype and device checked) and applied only if all succeed. A layer that cannot be
+    initialised (zero-size, a PReLU slope that is NaN, a parameter whose gain or std is out of
+    range or below the smallest normal number of the weight's dtype) raises an error naming the
+    layer, the activation after it and the problem, and leaves the whole model unchanged.
 
     Args:
         model: a ``torch.nn.Module``.
@@ -256,6 +295,12 @@ def init_model_(
 
     Returns:
         An :class:`InitReport`.
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``, ``generator`` not a
+            ``torch.Generator``, or a layer's activation has a parameter of the wrong type.
+        ValueError: unknown ``distribution`` or ``mode``; a layer that cannot be initialised
+            (named, see above), or a ``generator`` on another device than a layer's weight.
 
     Example:
         >>> import torch
@@ -272,30 +317,106 @@ def init_model_(
 
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if distribution not in ("normal", "uniform"):
+    if not isinstance(distribution, str) or distribution not in ("normal", "uniform"):
         raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
-    if mode not in ("fan_in", "fan_out"):
+    if not isinstance(mode, str) or mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
     if isinstance(model, torch.nn.Sequential):
         pairs, unpaired = _pair_sequential(model)
     else:
         pairs, unpaired = _pair_fx(model)
-    report = InitReport(unpaired=unpaired)
-    for name, module in model.named_modules():
+    modules = dict(model.named_modules())
+    holders = _parameter_holders(model)
+    for name, module in modules.items():
+        if not _is_layer(module):
+            continue
+        why = _why_untouchable(module, holders)
+        if why is not None:
+            unpaired[name] = why
+            pairs.pop(name, None)
+
+    # Plan every change first (std, gain, dtype, generator): a failure raises before any weight
+    # is touched, naming the layer.
+    plan = []
+    for name, module in modules.items():
         if name not in pairs:
             continue
         found = pairs[name]
-        entry, params = found if found is not None else (None, {})
-        weight = module.weight
-        std = kaiming_std(tuple(weight.shape), entry, mode=mode, **params)
-        g = gain(entry, mode="forward" if mode == "fan_in" else "backward", **params)
-        with torch.no_grad():
+        entry, params, where = found if found is not None else (None, {}, "")
+        try:
+            g, std = _plan_layer(module, entry, params, mode, generator)
+        except (TypeError, ValueError) as err:
+            after = f", followed by {where}" if where else " (the model's output layer)"
+            raise type(err)(
+                f"init_model_ cannot initialise layer {name!r} ({type(module).__name__}{after}); "
+                f"nothing was changed: {err}"
+            ) from err
+        plan.append((name, module, entry, params, g, std))
+
+    report = InitReport(unpaired=unpaired)
+    with torch.no_grad():
+        for name, module, entry, params, g, std in plan:
             if distribution == "normal":
-                weight.normal_(0.0, std, generator=generator)
+                module.weight.normal_(0.0, std, generator=generator)
             else:
-                weight.uniform_(-std * math.sqrt(3.0), std * math.sqrt(3.0), generator=generator)
+                bound = std * math.sqrt(3.0)
+                module.weight.uniform_(-bound, bound, generator=generator)
             if module.bias is not None:
                 module.bias.zero_()
-        shown = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in params.items()}
-        report.initialised.append(LayerInit(name, entry.name if entry else None, shown, g, std))
+            shown = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in params.items()}
+            report.initialised.append(LayerInit(name, entry.name if entry else None, shown, g, std))
     return report
+
+
+def _parameter_holders(model: Any) -> dict[int, list[tuple[int, str]]]:
+    """id(Parameter) → (id(module), qualified name) for every registration of it in ``model``."""
+    holders: dict[int, list[tuple[int, str]]] = {}
+    for mod_name, mod in model.named_modules(remove_duplicate=False):
+        for p_name, p in mod._parameters.items():
+            if p is not None:
+                full = f"{mod_name}.{p_name}" if mod_name else p_name
+                holders.setdefault(id(p), []).append((id(mod), full))
+    return holders
+
+
+def _why_untouchable(module: Any, holders: dict[int, list[tuple[int, str]]]) -> str | None:
+    """Why a layer must be left alone whatever follows it: lazy or shared parameters."""
+    import torch
+
+    params = [
+        (n, p) for n, p in (("weight", module.weight), ("bias", module.bias)) if p is not None
+    ]
+    if any(torch.nn.parameter.is_lazy(p) for _, p in params):
+        return "lazy: its parameters are uninitialised; run a forward pass first"
+    for p_name, p in params:
+        others = sorted({full for mod_id, full in holders[id(p)] if mod_id != id(module)})
+        if others:
+            return (
+                f"its {p_name} is a Parameter shared with {', '.join(others)}: one std cannot "
+                "serve both uses, so neither is changed"
+            )
+    return None
+
+
+def _plan_layer(
+    module: Any, entry: Activation | None, params: dict[str, Any], mode: str, generator: Any
+) -> tuple[float, float]:
+    """(gain, std) for one layer, after every check its initialisation needs."""
+    import torch
+
+    weight = module.weight
+    std = std_for(tuple(weight.shape), entry, mode, "torch", params, "weight")
+    g = gain(entry, mode="forward" if mode == "fan_in" else "backward", **params)
+    check_std(std, weight.dtype, entry, params)
+    check_generator(generator, weight.device)
+    for p in (weight, module.bias):
+        if p is not None and p.is_inference() and not torch.is_inference_mode_enabled():
+            raise ValueError(
+                "its parameters are inference tensors, which cannot be changed in place "
+                "outside torch.inference_mode()"
+            )
+    return g, std
