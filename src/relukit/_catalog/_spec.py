@@ -49,7 +49,10 @@ class Param:
                     f"{self.name} must be a finite real number, got {value!r} "
                     f"of type {type(value).__name__}"
                 )
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond float64's range
+                value = math.inf
             if not math.isfinite(value):
                 raise ValueError(f"{self.name} must be a finite real number, got {value!r}")
             return value
