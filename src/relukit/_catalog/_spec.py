@@ -50,11 +50,12 @@ class Param:
                     f"of type {type(value).__name__}"
                 )
             try:
-                value = float(value)
+                number = float(value)
             except OverflowError:  # an int beyond float64's range
-                value = math.inf
-            if not math.isfinite(value):
+                number = math.inf
+            if not math.isfinite(number):
                 raise ValueError(f"{self.name} must be a finite real number, got {value!r}")
+            value = number
             return value
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
