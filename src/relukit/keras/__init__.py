@@ -1,12 +1,18 @@
 """relukit for Keras 3: activations and layers that keep relukit's contract on every backend.
 
-The functions (``relu``, ``leaky_relu``, ``prelu``, ``elu``, ``gelu``) run the catalog's math on
-``keras.ops`` with gradients defined by relukit (``keras.ops.custom_gradient``), so the kink rule
-(the derivative takes the ``x ≤ 0`` branch at a kink), NaN propagation and the special values hold
-on the jax, tensorflow and torch backends alike. ``relu``, ``leaky_relu``, ``elu`` and ``gelu`` can
-be passed as ``activation=`` to any Keras layer. The layers (``ReLU``, ``LeakyReLU``, ``PReLU``,
-``ELU``, ``GELU``) call those functions, save and load with ``model.save("m.keras")`` /
+One function and one layer per catalog entry, generated from the catalog: ``relu``,
+``leaky_relu``, ``prelu``, ``elu``, ``gelu``, ``silu``... and ``ReLU``, ``LeakyReLU``, ``PReLU``,
+``ELU``, ``GELU``, ``SiLU``.... The functions run the catalog's math on ``keras.ops`` with
+gradients defined by relukit (``keras.ops.custom_gradient``), so the kink rule (the derivative
+takes the ``x ≤ 0`` branch at a kink), NaN propagation and the special values hold on the jax,
+tensorflow and torch backends alike; they can be passed as ``activation=`` to any Keras layer.
+The layers call those functions, save and load with ``model.save("m.keras")`` /
 ``keras.models.load_model`` without ``custom_objects``, and run under mixed precision.
+
+The verbs every backend has: ``function(activation)`` and ``layer(activation)`` build them for
+any catalog entry; ``discover(model)`` lists a model's activation units (relukit's layers,
+Keras' own activation layers, ``activation=`` arguments) and ``watch(model, callback)``
+observes their outputs; ``compute_dtype`` and ``result_dtype`` state the dtype rules.
 
 Defaults are relukit's (PyTorch's) where Keras' differ: ``LeakyReLU(negative_slope=0.01)``
 (Keras: 0.3), ``GELU(approximate="none")`` (``keras.ops.gelu``: tanh), ``PReLU`` with one slope per
@@ -45,20 +51,26 @@ if int(keras.__version__.split(".")[0]) < 3:
         f'relukit.keras needs Keras 3; found {keras.__version__}: pip install "relukit[keras]"'
     )
 
-from ._functions import compute_dtype, elu, gelu, leaky_relu, prelu, relu, result_dtype
-from ._layers import ELU, GELU, LeakyReLU, PReLU, ReLU
+from .._catalog import CATALOG as _CATALOG
+from ._functions import compute_dtype, function, result_dtype
+from ._layers import layer
+from ._models import Unit, Watch, discover, watch
 
-__all__ = [
-    "ELU",
-    "GELU",
-    "LeakyReLU",
-    "PReLU",
-    "ReLU",
+# One function and one layer per catalog entry (relukit.keras.gelu, relukit.keras.GELU, ...).
+globals().update({a.name: function(a) for a in _CATALOG})
+globals().update({a.class_name: layer(a) for a in _CATALOG})
+# Their __module__ is this module's name, so doctest collects their rendered examples from here
+# (no __test__ needed, unlike relukit's NumPy functions, which are instances).
+
+__all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
+    "Unit",
+    "Watch",
     "compute_dtype",
-    "elu",
-    "gelu",
-    "leaky_relu",
-    "prelu",
-    "relu",
+    "discover",
+    "function",
+    "layer",
     "result_dtype",
+    "watch",
+    *(a.name for a in _CATALOG),
+    *(a.class_name for a in _CATALOG),
 ]
