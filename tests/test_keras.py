@@ -63,6 +63,26 @@ KERAS_ORACLES = {
     "silu": lambda k: k.ops.silu,
 }
 
+# Where Keras' own is less accurate than the contract, an absolute tolerance (float32): its tanh
+# GELU computes 1 + tanh(u) in float32 and its gradient is off by up to 1.8e-6 near x = −4 on
+# jax and tensorflow (to move into tests/cases.py beside KERAS_ORACLES).
+KERAS_ORACLE_ATOL = {"gelu": 4e-6}
+
+# Accuracy of float32 computed in float32 (the smooth entries), in ulps against the NumPy
+# reference (float64 rounded once, ≤ 0.5 ulp), measured per backend: values where |f| ≥ 1e-30
+# (below, an intermediate is subnormal and the error is absolute: at most the bound's ulps of
+# 1e-30), derivatives in ulps of the size of the terms f' sums (``Case.derivative_scale``: GELU's
+# and SiLU's f' cross zero). Default (value, derivative), then per catalog name where a backend's
+# own functions cost more: XLA's float32 erfc (jax: 57 ulp in GELU's left tail), Eigen's.
+FLOAT32_ULPS = {
+    "torch": {},
+    "jax": {"gelu": (60.0, 6.0)},
+    "tensorflow": {"gelu": (7.0, 6.0)},
+}
+FLOAT32_DEFAULT_ULPS = (4.5, 6.0)
+# The cases whose math goes through the catalog's traceable Φ (see catalog_ndtr_float32).
+USES_NDTR = {"gelu(approximate=none)"}
+
 
 def _column(layer):
     """A layer applied to x as one column (N, 1), e.g. a PReLU with one shared slope."""
@@ -383,20 +403,6 @@ def test_layers_follow_the_kink_rule(case):
     assert np.isnan(g[2])
 
 
-# Accuracy of float32 computed in float32 (the smooth entries), in ulps against the NumPy
-# reference (float64 rounded once, ≤ 0.5 ulp), measured per backend: values where |f| ≥ 1e-30
-# (below, an intermediate is subnormal and the error is absolute: at most the bound's ulps of
-# 1e-30), derivatives in ulps of the size of the terms f' sums (``Case.derivative_scale``: GELU's
-# and SiLU's f' cross zero). Default (value, derivative), then per catalog name where a backend's
-# own functions cost more: XLA's float32 erfc (jax: 57 ulp in GELU's left tail), Eigen's.
-FLOAT32_ULPS = {
-    "torch": {},
-    "jax": {"gelu": (60.0, 6.0)},
-    "tensorflow": {"gelu": (7.0, 6.0)},
-}
-FLOAT32_DEFAULT_ULPS = (4.5, 6.0)
-# The cases whose math goes through the catalog's traceable Φ (see catalog_ndtr_float32).
-USES_NDTR = {"gelu(approximate=none)"}
 SMOOTH_CASES = [
     pytest.param(c, marks=catalog_ndtr_float32) if c.id in USES_NDTR else c
     for c in CASES
@@ -425,12 +431,6 @@ def test_float32_accuracy(case):
         with mpmath.workdps(30):
             scale = [float(case.derivative_scale(mpmath.mpf(float(v)), **case.params)) for v in x]
     assert ulp_error(to_numpy(g), dref, "float32", 1e-30, scale) <= grad_ulps
-
-
-# Where Keras' own is less accurate than the contract, an absolute tolerance (float32): its tanh
-# GELU computes 1 + tanh(u) in float32 and its gradient is off by up to 1.8e-6 near x = −4 on
-# jax and tensorflow (to move into tests/cases.py beside KERAS_ORACLES).
-KERAS_ORACLE_ATOL = {"gelu": 4e-6}
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
