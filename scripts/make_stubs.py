@@ -119,6 +119,12 @@ def torch_functional_stub() -> str:
         if options:
             args += ["*", *options]
         lines.append(f"def {a.name}({', '.join(args)}) -> Tensor: ...")
+    from relukit.torch import functional
+
+    for a in _catalog():
+        if hasattr(functional, a.name + "_"):  # torch.nn.functional's in-place spellings
+            args = ["input: Tensor", *_params(a, "Tensor"), *_torch_options(a)]
+            lines.append(f"def {a.name}_({', '.join(args)}) -> Tensor: ...")
     return "\n".join(lines) + "\n"
 
 
@@ -140,6 +146,7 @@ def torch_init_stub() -> str:
         "from ._adapter import module as module",
         "from ._adapter import watch as watch",
         "from ._convert import convert as convert",
+        "from ._convert import revert as revert",
         "from ._modules import MODULES as MODULES",
         "",
         "__all__: list[str]",

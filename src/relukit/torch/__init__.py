@@ -34,7 +34,7 @@ from ._adapter import (
     module,
     watch,
 )
-from ._convert import convert
+from ._convert import convert, revert
 from ._modules import MODULES
 
 globals().update({cls.activation.class_name: cls for cls in MODULES.values()})
@@ -49,6 +49,7 @@ __all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
     "function",
     "functional",
     "module",
+    "revert",
     "watch",
     *(cls.activation.class_name for cls in MODULES.values()),
 ]

@@ -14,6 +14,7 @@ from ._adapter import function as function
 from ._adapter import module as module
 from ._adapter import watch as watch
 from ._convert import convert as convert
+from ._convert import revert as revert
 from ._modules import MODULES as MODULES
 
 __all__: list[str]

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._catalog import CATALOG, Activation, Param, _docs
+from . import _autograd as _ag
 from . import _generic
 from ._fast import FAST, Option
 
@@ -86,6 +87,11 @@ def shape_weight(input: torch.Tensor, weight: Any, name: str, fn: str) -> torch.
         raise TypeError(f"{fn}(): {name} must be a floating-point tensor, got dtype {weight.dtype}")
     if weight.dim() > 1:
         raise ValueError(f"{fn}(): {name} must be 0-d or 1-D, got shape {tuple(weight.shape)}")
+    if torch.jit.is_tracing():  # sizes are traced values: no Python checks on them
+        shape = [1] * input.dim()
+        if input.dim() > 1:
+            shape[1] = -1
+        return (weight.reshape(shape) if input.dim() > 1 else weight.reshape(())).to(input.dtype)
     n = weight.numel()
     channels = input.shape[1] if input.dim() > 1 else 1
     if n != 1 and n != channels:
@@ -99,7 +105,9 @@ def shape_weight(input: torch.Tensor, weight: Any, name: str, fn: str) -> torch.
     w = weight.reshape(shape)
     w = w if w.dtype == input.dtype else w.to(input.dtype)
     # Slopes are few (one per channel): checking them costs nothing measurable in eager CPU.
-    eager_cpu = w.device.type == "cpu" and not torch.compiler.is_compiling()
+    eager_cpu = (
+        w.device.type == "cpu" and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
+    )
     if eager_cpu and not bool(torch.isfinite(w.detach()).all()):
         raise ValueError(
             f"{fn}(): {name} must hold finite slopes in {w.dtype}; got a NaN or an infinity"
@@ -123,6 +131,14 @@ def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
         if options:
             options = {k: checks[k](v) for k, v in options.items()}
         shaped = {k: shape_weight(input, v, k, name) for k, v in weights.items()} if weights else {}
+        if torch.jit.is_tracing():
+            # torch.jit.trace records the catalog's math as plain ATen ops (no custom op, no
+            # Python autograd.Function), so a saved trace loads and runs without relukit.
+            return _generic.trace_value(activation, input, params, shaped, inplace)
+        if inplace and (_ag._fwd_ad_active() or _ag._functorch_active()):
+            # In place under forward AD or torch.func: the out-of-place function on a clone
+            # (which has a tangent rule), copied back; copy_ carries the tangent.
+            return input.copy_(call(input.clone(), params, weights, False, options))
         if fast is not None:
             return fast.run(input, params, shaped, inplace, options)
         if inplace:
@@ -159,6 +175,7 @@ def _generate(
     args = [spell(n, d) for n, d in positional]
     if keyword:
         args += ["*", *(spell(n, d) for n, d in keyword)]
+    body = body.replace("\n", "\n    ")
     src = f"def {name}({', '.join(args)}):\n    {body}\n"
     scope = dict(env, **defaults)
     exec(src, scope)
@@ -180,19 +197,60 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
     if activation.inplace:
         positional.append(("inplace", False))
     keyword = [(o.name, o.default) for o in options]
-    body = "return _call(input, {}, {}, {}, {})".format(
-        _dict_source(p.name for p in values),
-        _dict_source(p.name for p in weights),
-        "inplace" if activation.inplace else "False",
-        _dict_source(o.name for o in options),
+    tensors = ", ".join(["input", *(p.name for p in weights)])
+    passed = ", ".join(
+        f"{n}={n}" for n, _ in positional[1:] + keyword if n not in {p.name for p in weights}
     )
-    fn = _generate(activation.name, positional, keyword, body, {"_call": _caller(activation)})
+    # __torch_function__ first (torch.fx's Proxy, tensor subclasses), as torch.nn.functional
+    # does: fx records a call of this function instead of failing on a Proxy.
+    body = (
+        f"if _has_torch_function(({tensors},)):\n"
+        f"    return _handle({activation.name}, ({tensors},), {tensors}{', ' if passed else ''}"
+        f"{passed})\n"
+        "return _call(input, {}, {}, {}, {})".format(
+            _dict_source(p.name for p in values),
+            _dict_source(p.name for p in weights),
+            "inplace" if activation.inplace else "False",
+            _dict_source(o.name for o in options),
+        )
+    )
+    env = {
+        "_call": _caller(activation),
+        "_has_torch_function": torch.overrides.has_torch_function,
+        "_handle": torch.overrides.handle_torch_function,
+    }
+    fn = _generate(activation.name, positional, keyword, body, env)
     fn.__module__ = "relukit.torch.functional"
     fn.__qualname__ = activation.name
     fn.__annotations__ = {"input": torch.Tensor, **_annotations(activation), "return": torch.Tensor}
     fn.__doc__ = _function_doc(activation)
     fn.activation = activation
     return fn
+
+
+def inplace_function(activation: Activation, fn: Callable[..., torch.Tensor]):
+    """``relu_``-style: ``fn(..., inplace=True)``, as ``torch.nn.functional`` spells it."""
+    positional = [("input", _EMPTY)] + [(p.name, p.default) for p in activation.params]
+    options = _options(activation)
+    passed = ", ".join(f"{n}={n}" for n, _ in positional[1:] + [(o.name, 0) for o in options])
+    body = f"return _fn(input, {passed}{', ' if passed else ''}inplace=True)"
+    name = activation.name + "_"
+    new = _generate(name, positional, [(o.name, o.default) for o in options], body, {"_fn": fn})
+    new.__module__ = "relukit.torch.functional"
+    new.__qualname__ = name
+    new.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "inplace"}
+    new.__doc__ = (
+        f"In-place version of :func:`{activation.name}` (``{activation.name}(input, ..., "
+        "inplace=True)``): overwrites ``input`` and returns it.\n\n"
+        "Example:\n"
+        "    >>> import torch\n"
+        "    >>> from relukit.torch import functional as F\n"
+        "    >>> x = torch.tensor([-2.0, 3.0])\n"
+        f"    >>> F.{name}(x) is x\n"
+        "    True\n"
+    )
+    new.activation = activation
+    return new
 
 
 def _annotations(activation: Activation) -> dict[str, Any]:
@@ -283,7 +341,8 @@ class ActivationModule(nn.Module):
     _values: tuple[str, ...] = ()
     _weights: tuple[str, ...] = ()
     _option_names: tuple[str, ...] = ()
-    _call: Callable[..., torch.Tensor]
+    _arguments: tuple[str, ...] = ()
+    _function: Callable[..., torch.Tensor]
 
     @classmethod
     def torch_class(cls) -> type[nn.Module] | None:
@@ -291,13 +350,37 @@ class ActivationModule(nn.Module):
         return getattr(nn, cls.activation.class_name, None)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return type(self)._call(
-            input,
-            {n: getattr(self, n) for n in self._values},
-            {n: getattr(self, n) for n in self._weights},
-            getattr(self, "inplace", False),
-            {n: getattr(self, n) for n in self._option_names},
+        kwargs = {n: getattr(self, n) for n in self._arguments}
+        return type(self)._function(input, **kwargs)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        # torch.jit.script calls this on every submodule before compiling it.
+        raise RuntimeError(
+            f"torch.jit.script cannot compile relukit's {type(self).__name__} (its function runs "
+            "Python autograd and relukit's native kernels). Use torch.jit.trace(model.eval(), "
+            "example) or torch.export.export(model, (example,)) instead, or script "
+            "relukit.torch.revert(model), which swaps in torch.nn's modules."
         )
+
+    def to_torch(self) -> nn.Module:
+        """The ``torch.nn`` module with this one's arguments (a weight: the same Parameter)."""
+        theirs = self.torch_class()
+        if theirs is None:
+            raise TypeError(f"torch.nn has no {type(self).__name__} to revert to")
+        if self._weights:
+            new = theirs.__new__(theirs)
+            nn.Module.__init__(new)
+            new.num_parameters = self.num_parameters
+            new.init = self.init
+            for n in self._weights:
+                setattr(new, n, getattr(self, n))
+        else:
+            kwargs = {n: getattr(self, n) for n in self._values}
+            if self.activation.inplace:
+                kwargs["inplace"] = self.inplace
+            new = theirs(**kwargs)
+        new.train(self.training)
+        return new
 
     def extra_repr(self) -> str:
         if self._weights:
@@ -400,7 +483,12 @@ def module(activation: Activation, fn: Callable[..., torch.Tensor]) -> type[Acti
             "_values": values,
             "_weights": weights,
             "_option_names": tuple(o.name for o in options),
-            "_call": staticmethod(_caller(activation)),
+            "_arguments": (
+                tuple(p.name for p in activation.params)
+                + (("inplace",) if activation.inplace else ())
+                + tuple(o.name for o in options)
+            ),
+            "_function": staticmethod(fn),
         },
     )
     init.__qualname__ = f"{activation.class_name}.__init__"

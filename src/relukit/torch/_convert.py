@@ -25,7 +25,8 @@ def convert(model: nn.Module) -> nn.Module:
     ``negative_slope``, ``alpha``, ``approximate``); a PReLU keeps the very same ``weight``
     Parameter, so optimizers already holding it keep working and ``state_dict`` keys are
     unchanged. Only exact instances are replaced (a user subclass of ``nn.ReLU`` may override
-    ``forward`` and is left alone), and hooks registered on a replaced module are not carried over.
+    ``forward`` and is left alone). Hooks registered on a replaced module (forward, pre-forward,
+    backward, state-dict) move to its replacement, so their handles still remove them.
     The model is changed in place and returned; if ``model`` itself is one of them, its
     replacement is returned.
 
@@ -51,9 +52,27 @@ def convert(model: nn.Module) -> nn.Module:
         >>> type(model[1]).__module__
         'relukit.torch'
     """
+    table = {theirs: ours.from_torch for theirs, ours in _replacements().items()}
+    return _walk(model, table)
+
+
+def _swap(table, module: nn.Module) -> nn.Module:
+    new = table[type(module)](module)
+    new.train(module.training)
+    _carry_hooks(module, new)
+    return new
+
+
+def _carry_hooks(old: nn.Module, new: nn.Module) -> None:
+    """Move every hook dictionary (the same objects: a ``RemovableHandle`` keeps working)."""
+    for attr, value in vars(old).items():
+        if "hook" in attr and isinstance(value, dict):
+            setattr(new, attr, value)
+
+
+def _walk(model: nn.Module, table: dict) -> nn.Module:
     if not isinstance(model, nn.Module):
-        raise TypeError(f"convert(): model must be a torch.nn.Module, got {type(model).__name__}")
-    table = _replacements()
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if type(model) in table:
         return _swap(table, model)
     for parent in list(model.modules()):
@@ -63,7 +82,22 @@ def convert(model: nn.Module) -> nn.Module:
     return model
 
 
-def _swap(table, module: nn.Module) -> nn.Module:
-    new = table[type(module)].from_torch(module)
-    new.train(module.training)
-    return new
+def revert(model: nn.Module) -> nn.Module:
+    """Replace every relukit.torch activation module in ``model`` with torch.nn's (the inverse of
+    :func:`convert`), for runtimes that only know torch.nn (``torch.jit.script``, some
+    quantisers and fusers). Arguments, a PReLU's very Parameter and hooks carry over; the
+    model then runs PyTorch's own kernels and conventions (relu'(NaN) = 1, gelu(±inf) = NaN...).
+
+    Example:
+        >>> import torch
+        >>> import relukit.torch
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), relukit.torch.LeakyReLU(0.2))
+        >>> relukit.torch.revert(model)[1]
+        LeakyReLU(negative_slope=0.2)
+        >>> type(model[1]).__module__
+        'torch.nn.modules.activation'
+    """
+    table = {
+        cls: (lambda m: m.to_torch()) for cls in MODULES.values() if cls.torch_class() is not None
+    }
+    return _walk(model, table)

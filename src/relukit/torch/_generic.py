@@ -121,6 +121,14 @@ def apply(activation: Activation, x: torch.Tensor, params: dict, weights: dict) 
     return _ag.apply(Generic, x, activation, params, tuple(weights), *weights.values())
 
 
+def trace_value(
+    activation: Activation, x: torch.Tensor, params: dict, weights: dict, inplace: bool
+) -> torch.Tensor:
+    """f(x) as plain torch ops (for ``torch.jit.trace``): no autograd.Function, no custom op."""
+    y = value(activation, x, params, weights)
+    return x.copy_(y) if inplace else y
+
+
 def apply_inplace(activation: Activation, x: torch.Tensor, params: dict) -> torch.Tensor:
     """The in-place form: under autograd the input is cloned first (as torch's ``silu_``)."""
     if torch.is_grad_enabled() and x.requires_grad:

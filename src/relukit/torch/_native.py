@@ -178,32 +178,6 @@ def _load() -> None:
         _compile()
 
 
-_GRAPH_BACKWARDS: list[torch.library.Library] = []  # registered once, kept alive
-
-
-def _register_graph_backwards() -> None:
-    """The differentiable backward passes the C++ ops call under ``create_graph=True``."""
-    if _GRAPH_BACKWARDS:
-        return
-    lib = torch.library.Library("relukit", "IMPL")
-    lib.impl(
-        "relu_backward_graph",
-        lambda g, saved, _: _ag.relu_grad(g, saved, True),
-        "CompositeImplicitAutograd",
-    )
-    lib.impl(
-        "leaky_relu_backward_graph",
-        lambda g, saved, slope: _ag.leaky_grad(g, saved, slope, slope > 0, True),
-        "CompositeImplicitAutograd",
-    )
-    lib.impl(
-        "gelu_backward_graph",
-        lambda g, x, tanh: _ag.gelu_grad(g, x, "tanh" if tanh else "none", True),
-        "CompositeImplicitAutograd",
-    )
-    _GRAPH_BACKWARDS.append(lib)
-
-
 def enabled() -> bool:
     """``False`` when ``RELUKIT_NATIVE`` is ``0``, ``false``, ``off`` or ``no``."""
     return os.environ.get("RELUKIT_NATIVE", "1").strip().lower() not in _OFF
@@ -247,7 +221,6 @@ class _Once:
                 stacklevel=4,
             )
             return None
-        _register_graph_backwards()
         self.reason = f"loaded from {_library(build_directory())}"
         return torch.ops.relukit
 

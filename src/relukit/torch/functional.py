@@ -9,8 +9,17 @@ catalog's math with its derivative). Typed in ``functional.pyi``.
 
 from __future__ import annotations
 
+import torch
+
 from .._catalog import CATALOG
-from ._adapter import function
+from ._adapter import function, inplace_function
 
 globals().update({a.name: function(a) for a in CATALOG})
-__all__ = [a.name for a in CATALOG]  # pyright: ignore[reportUnsupportedDunderAll]
+# The in-place spellings torch.nn.functional has (relu_, leaky_relu_, elu_), for entries that
+# take inplace=.
+_INPLACE = [a for a in CATALOG if a.inplace and hasattr(torch.nn.functional, a.name + "_")]
+globals().update({a.name + "_": inplace_function(a, globals()[a.name]) for a in _INPLACE})
+__all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
+    *(a.name for a in CATALOG),
+    *(a.name + "_" for a in _INPLACE),
+]

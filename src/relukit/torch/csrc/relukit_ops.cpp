@@ -18,9 +18,17 @@
 // NaN out in values and gradients, gelu(-inf) = 0, gelu(+inf) = +inf. Inputs of any layout are
 // accepted (made contiguous); the Python layer only sends CPU tensors of floating dtypes here.
 //
-// Double backward: a backward run with create_graph=True calls the op "<name>_backward_graph",
-// whose differentiable implementation is registered from Python (relukit/torch/_native.py) with
-// the same formulas as the ATen path, so each derivative is written once.
+// Compile-aware, and self-contained (nothing is registered from Python): every op has a Meta
+// kernel (shapes, dtypes and strides only; SymInt-safe, so FakeTensor, torch.compile and
+// torch.export with dynamic shapes trace them), and the autograd Functions reach every kernel
+// through the dispatcher, never by a direct call, so tracers (AOTAutograd) record the ops
+// and each mode or transform on the way down (Meta, Python, functorch) sees them.
+//
+// Double backward: each "<name>_backward" op has an Autograd kernel. When a graph must be built
+// (grad mode on and an input requiring grad: create_graph=True), it calls "<name>_backward_graph",
+// a CompositeImplicitAutograd op written with ATen's differentiable backward ops plus the NaN rule
+// (the formulas of relukit/torch/_autograd.py's *_grad, which the ATen path runs); otherwise it
+// runs the fused kernel.
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -61,9 +69,16 @@ template <typename scalar_t, typename F>
   }
 }
 
+void check_dtype(const Tensor& x, const char* name) {
+  const auto t = x.scalar_type();
+  TORCH_CHECK(t == at::kDouble || t == at::kFloat || t == at::kHalf || t == at::kBFloat16, name,
+              ": expected a float64, float32, float16 or bfloat16 tensor, got ", t);
+}
+
 // out[i] = f(x[i]) in x's opmath type (float for float16/bfloat16).
 template <typename F>
-Tensor map_unary(const Tensor& input, F f) {
+Tensor map_unary(const Tensor& input, const char* name, F f) {
+  check_dtype(input, name);
   const Tensor x = input.contiguous();
   Tensor out = at::empty(x.sizes(), x.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "relukit", [&] {
@@ -79,6 +94,7 @@ Tensor map_unary(const Tensor& input, F f) {
 // out[i] = f(grad[i], saved[i]): the backward passes, grad_output times f'.
 template <typename F>
 Tensor map_binary(const Tensor& grad_output, const Tensor& saved, const char* name, F f) {
+  check_dtype(saved, name);
   const Tensor s = saved.contiguous();
   const Tensor g = grad_output.to(s.scalar_type()).contiguous();
   TORCH_CHECK(g.sizes() == s.sizes(), name, ": grad_output has shape ", g.sizes(),
@@ -102,7 +118,7 @@ Tensor map_binary(const Tensor& grad_output, const Tensor& saved, const char* na
 
 Tensor relu_cpu(const Tensor& x) {
   // v < 0 ? 0 : v keeps NaN and the sign of zero (relu(-0) = -0, as ATen's clamp_min).
-  return map_unary(x, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
+  return map_unary(x, "relu", [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
 Tensor relu_backward_cpu(const Tensor& grad, const Tensor& saved) {
@@ -112,7 +128,7 @@ Tensor relu_backward_cpu(const Tensor& grad, const Tensor& saved) {
 }
 
 Tensor leaky_relu_cpu(const Tensor& x, double slope) {
-  return map_unary(x, [slope](auto v) {
+  return map_unary(x, "leaky_relu", [slope](auto v) {
     return v > 0 ? v : v * static_cast<decltype(v)>(slope);
   });
 }
@@ -127,11 +143,11 @@ Tensor leaky_relu_backward_cpu(const Tensor& grad, const Tensor& saved, double s
 
 Tensor gelu_cpu(const Tensor& x, bool tanh) {
   if (tanh) {
-    return map_unary(x, [](auto v) {
+    return map_unary(x, "gelu", [](auto v) {
       return static_cast<decltype(v)>(gelu_tanh(static_cast<double>(v)));
     });
   }
-  return map_unary(x, [](auto v) {
+  return map_unary(x, "gelu", [](auto v) {
     return static_cast<decltype(v)>(gelu_exact(static_cast<double>(v)));
   });
 }
@@ -147,30 +163,155 @@ Tensor gelu_backward_cpu(const Tensor& grad, const Tensor& x, bool tanh) {
   });
 }
 
+// --- Meta kernels: the output's metadata only ------------------------------------------------
+// The same checks and the same output shape, dtype and strides as the CPU kernels, written with
+// sym_sizes() so that a symbolic shape (torch.compile(dynamic=True), torch.export) is kept.
+
+Tensor unary_meta(const Tensor& x, const char* name) {
+  check_dtype(x, name);
+  return at::empty_symint(x.sym_sizes(), x.options());
+}
+
+Tensor binary_meta(const Tensor& grad, const Tensor& saved, const char* name) {
+  check_dtype(saved, name);
+  TORCH_CHECK(grad.sym_sizes() == saved.sym_sizes(), name, ": grad_output has shape ",
+              grad.sym_sizes(), " but the saved tensor has shape ", saved.sym_sizes());
+  return at::empty_symint(saved.sym_sizes(), saved.options());
+}
+
+Tensor relu_meta(const Tensor& x) { return unary_meta(x, "relu"); }
+Tensor leaky_relu_meta(const Tensor& x, double) { return unary_meta(x, "leaky_relu"); }
+Tensor gelu_meta(const Tensor& x, bool) { return unary_meta(x, "gelu"); }
+Tensor relu_backward_meta(const Tensor& g, const Tensor& s) {
+  return binary_meta(g, s, "relu_backward");
+}
+Tensor leaky_relu_backward_meta(const Tensor& g, const Tensor& s, double) {
+  return binary_meta(g, s, "leaky_relu_backward");
+}
+Tensor gelu_backward_meta(const Tensor& g, const Tensor& x, bool) {
+  return binary_meta(g, x, "gelu_backward");
+}
+
+// --- the differentiable backward passes (CompositeImplicitAutograd) ----------------------------
+// For create_graph=True: ATen's backward ops, whose own derivatives are registered, plus the NaN
+// rule (ATen's select-style kernels send NaN down a finite branch). The same formulas as
+// relukit/torch/_autograd.py's relu_grad, leaky_grad and gelu_grad (fix=True).
+
+Tensor propagate_nan(const Tensor& grad, const Tensor& saved) {
+  return at::where(at::isnan(saved), saved, grad);
+}
+
+Tensor relu_backward_graph(const Tensor& grad, const Tensor& result, double) {
+  // relu'(x) = 1 for x > 0, else 0; the output is > 0 exactly where the input is.
+  return propagate_nan(at::threshold_backward(grad, result, 0), result);
+}
+
+Tensor leaky_relu_backward_graph(const Tensor& grad, const Tensor& saved, double slope) {
+  // f'(x) = 1 for x > 0, else slope; saved is the output for slope > 0, else the input.
+  return propagate_nan(at::leaky_relu_backward(grad, saved, slope, slope > 0), saved);
+}
+
+Tensor gelu_backward_graph(const Tensor& grad, const Tensor& x, double tanh) {
+  if (tanh != 0) {
+    // ATen's tanh-form derivative is NaN where x^3 overflows; beyond |x| = 30 f' is 1 or 0.
+    return at::gelu_backward(grad, at::clamp(x, -30.0, 30.0), "tanh");
+  }
+  const Tensor gi = at::gelu_backward(grad, x, "none");  // ATen: gelu'(+-inf) = NaN
+  return at::where(at::isinf(x), at::where(x > 0, grad, at::zeros_like(grad)), gi);
+}
+
+// --- the ops, reached through the dispatcher ---------------------------------------------------
+
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> find_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+using UnaryFn = Tensor(const Tensor&);
+using ParamFn = Tensor(const Tensor&, double);
+using FlagFn = Tensor(const Tensor&, bool);
+using BinaryFn = Tensor(const Tensor&, const Tensor&);
+using BinaryParamFn = Tensor(const Tensor&, const Tensor&, double);
+using BinaryFlagFn = Tensor(const Tensor&, const Tensor&, bool);
+
+// Handles are looked up once (thread-safe statics), after the library has registered the ops.
+const auto& relu_op() {
+  static const auto op = find_op<UnaryFn>("relukit::relu");
+  return op;
+}
+const auto& leaky_relu_op() {
+  static const auto op = find_op<ParamFn>("relukit::leaky_relu");
+  return op;
+}
+const auto& gelu_op() {
+  static const auto op = find_op<FlagFn>("relukit::gelu");
+  return op;
+}
+const auto& relu_backward_op() {
+  static const auto op = find_op<BinaryFn>("relukit::relu_backward");
+  return op;
+}
+const auto& leaky_relu_backward_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::leaky_relu_backward");
+  return op;
+}
+const auto& gelu_backward_op() {
+  static const auto op = find_op<BinaryFlagFn>("relukit::gelu_backward");
+  return op;
+}
+const auto& relu_backward_graph_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::relu_backward_graph");
+  return op;
+}
+const auto& leaky_relu_backward_graph_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::leaky_relu_backward_graph");
+  return op;
+}
+const auto& gelu_backward_graph_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::gelu_backward_graph");
+  return op;
+}
+
 // --- autograd ----------------------------------------------------------------------------------
+// The forward ops: torch::autograd::Functions whose forward redispatches below autograd and
+// whose backward calls the "<name>_backward" op. Those have an Autograd kernel of their own:
+// when a graph is wanted it runs the differentiable "<name>_backward_graph", else the kernel.
 
-// The differentiable backward, for create_graph=True (implemented in Python; see the header).
-using GraphOp = c10::TypedOperatorHandle<Tensor(const Tensor&, const Tensor&, double)>;
+bool wants_graph(const Tensor& a, const Tensor& b) {
+  return at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
+}
 
-GraphOp graph_op(const char* name) {
-  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Tensor(
-      const Tensor&, const Tensor&, double)>();
+Tensor relu_backward_autograd(const Tensor& grad, const Tensor& result) {
+  if (wants_graph(grad, result)) return relu_backward_graph_op().call(grad, result, 0.0);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return relu_backward_op().call(grad, result);
+}
+
+Tensor leaky_relu_backward_autograd(const Tensor& grad, const Tensor& saved, double slope) {
+  if (wants_graph(grad, saved)) return leaky_relu_backward_graph_op().call(grad, saved, slope);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return leaky_relu_backward_op().call(grad, saved, slope);
+}
+
+Tensor gelu_backward_autograd(const Tensor& grad, const Tensor& x, bool tanh) {
+  if (wants_graph(grad, x)) return gelu_backward_graph_op().call(grad, x, tanh ? 1.0 : 0.0);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return gelu_backward_op().call(grad, x, tanh);
 }
 
 struct ReluFunction : public torch::autograd::Function<ReluFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    Tensor out = relu_cpu(x);
+    Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = relu_op().call(x);
+    }
     ctx->save_for_backward({out});  // the output, as torch.nn.ReLU
     return out;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor saved = ctx->get_saved_variables()[0];
-    if (at::GradMode::is_enabled()) {
-      static const GraphOp op = graph_op("relukit::relu_backward_graph");
-      return {op.call(grads[0], saved, 0.0)};
-    }
-    return {relu_backward_cpu(grads[0], saved)};
+    return {relu_backward_op().call(grads[0], saved)};
   }
 };
 
@@ -179,7 +320,7 @@ struct LeakyReluFunction : public torch::autograd::Function<LeakyReluFunction> {
     Tensor out;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      out = leaky_relu_cpu(x, slope);
+      out = leaky_relu_op().call(x, slope);
     }
     // A positive slope keeps the input's sign: save the output (torch.nn saves the input).
     ctx->save_for_backward({slope > 0 ? out : x});
@@ -189,11 +330,7 @@ struct LeakyReluFunction : public torch::autograd::Function<LeakyReluFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor saved = ctx->get_saved_variables()[0];
     const double slope = ctx->saved_data["slope"].toDouble();
-    if (at::GradMode::is_enabled()) {
-      static const GraphOp op = graph_op("relukit::leaky_relu_backward_graph");
-      return {op.call(grads[0], saved, slope), Tensor()};
-    }
-    return {leaky_relu_backward_cpu(grads[0], saved, slope), Tensor()};
+    return {leaky_relu_backward_op().call(grads[0], saved, slope), Tensor()};
   }
 };
 
@@ -202,16 +339,12 @@ struct GeluFunction : public torch::autograd::Function<GeluFunction> {
     ctx->save_for_backward({x});  // the input, as torch.nn.GELU
     ctx->saved_data["tanh"] = tanh;
     at::AutoDispatchBelowADInplaceOrView guard;
-    return gelu_cpu(x, tanh);
+    return gelu_op().call(x, tanh);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor x = ctx->get_saved_variables()[0];
     const bool tanh = ctx->saved_data["tanh"].toBool();
-    if (at::GradMode::is_enabled()) {
-      static const GraphOp op = graph_op("relukit::gelu_backward_graph");
-      return {op.call(grads[0], x, tanh ? 1.0 : 0.0), Tensor()};
-    }
-    return {gelu_backward_cpu(grads[0], x, tanh), Tensor()};
+    return {gelu_backward_op().call(grads[0], x, tanh), Tensor()};
   }
 };
 
@@ -231,10 +364,13 @@ TORCH_LIBRARY(relukit, m) {
   m.def("leaky_relu_backward(Tensor grad, Tensor saved, float negative_slope) -> Tensor");
   m.def("gelu(Tensor x, bool tanh) -> Tensor");
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
-  // Differentiable backward passes for double backward, implemented in Python (_native.py).
-  m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor");
-  m.def("leaky_relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor");
-  m.def("gelu_backward_graph(Tensor grad, Tensor saved, float tanh) -> Tensor");
+  // The differentiable backward passes for double backward, written with ATen ops.
+  m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
+        TORCH_FN(relukit::relu_backward_graph));
+  m.def("leaky_relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
+        TORCH_FN(relukit::leaky_relu_backward_graph));
+  m.def("gelu_backward_graph(Tensor grad, Tensor saved, float tanh) -> Tensor",
+        TORCH_FN(relukit::gelu_backward_graph));
 }
 
 TORCH_LIBRARY_IMPL(relukit, CPU, m) {
@@ -246,8 +382,20 @@ TORCH_LIBRARY_IMPL(relukit, CPU, m) {
   m.impl("gelu_backward", relukit::gelu_backward_cpu);
 }
 
+TORCH_LIBRARY_IMPL(relukit, Meta, m) {
+  m.impl("relu", relukit::relu_meta);
+  m.impl("relu_backward", relukit::relu_backward_meta);
+  m.impl("leaky_relu", relukit::leaky_relu_meta);
+  m.impl("leaky_relu_backward", relukit::leaky_relu_backward_meta);
+  m.impl("gelu", relukit::gelu_meta);
+  m.impl("gelu_backward", relukit::gelu_backward_meta);
+}
+
 TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("relu", relukit::relu_autograd);
   m.impl("leaky_relu", relukit::leaky_relu_autograd);
   m.impl("gelu", relukit::gelu_autograd);
+  m.impl("relu_backward", relukit::relu_backward_autograd);
+  m.impl("leaky_relu_backward", relukit::leaky_relu_backward_autograd);
+  m.impl("gelu_backward", relukit::gelu_backward_autograd);
 }
