@@ -17,7 +17,7 @@ import pytest
 from cases import CASE_IDS, CASES, TOLERANCES, sample_points
 
 import relukit
-from relukit._catalog import _dd, _special
+from relukit._catalog import _special
 
 ENTRIES = list(relukit.catalog)
 ENTRY_IDS = [a.name for a in ENTRIES]
@@ -125,8 +125,8 @@ def test_traceable_gaussian_tier_against_mpmath():
 
     xs = np.concatenate([-np.logspace(-8, np.log10(38), 300), np.logspace(-8, np.log10(8), 100)])
     x = torch.from_numpy(xs)
-    phi_cdf = _special.ndtr(EXACT, x, torch.special.erfc, _dd.SPLITTER_FLOAT64).numpy()
-    phi_pdf = _special.normal_pdf(EXACT, x, _dd.SPLITTER_FLOAT64).numpy()
+    phi_cdf = _special.ndtr(EXACT, x, torch.special.erfc).numpy()
+    phi_pdf = _special.normal_pdf(EXACT, x).numpy()
     for v, got_c, got_p in zip(xs, phi_cdf, phi_pdf, strict=True):
         want_c, want_p = float(mp.ncdf(v)), float(mp.npdf(v))
         assert abs(got_c - want_c) <= 8 * np.spacing(want_c), v

@@ -80,8 +80,6 @@ FLOAT32_ULPS = {
     "tensorflow": {"gelu": (7.0, 6.0)},
 }
 FLOAT32_DEFAULT_ULPS = (4.5, 6.0)
-# The cases whose math goes through the catalog's traceable Φ (see catalog_ndtr_float32).
-USES_NDTR = {"gelu(approximate=none)"}
 
 
 def _column(layer):
@@ -290,24 +288,7 @@ GAUSSIAN_ULPS = {
     "jax": {"float32": (210.0, 3.0), "float64": (1600.0, 3.0)},
     "tensorflow": {"float32": (210.0, 4.0), "float64": (1600.0, 3.0)},
 }
-# The catalog's traceable Φ (``_special.ndtr``) splits the float64 constant 1/√2 with float32's
-# splitter, so the rounding of a = |x|/√2 it corrects is itself wrong in float32: 164 ulp at
-# x ≈ −13 (1.3 ulp with the namespace's ``two_prod``, which rounds the constant to the dtype and
-# keeps the rest). Strict: these pass again once the catalog multiplies through ``ns.two_prod``.
-# (On jax and tensorflow their own float32 erfc is worse still below x = −12: Φ's bound hides it.)
-catalog_ndtr_float32 = pytest.mark.xfail(
-    strict=True, reason="_special.ndtr's two-product of the float64 constant 1/√2 in float32"
-)
-catalog_ndtr_float32_torch = pytest.mark.xfail(
-    BACKEND == "torch",
-    strict=True,
-    reason="_special.ndtr's two-product of the float64 constant 1/√2 in float32",
-)
-
-
-@pytest.mark.parametrize(
-    "dtype", [pytest.param("float32", marks=catalog_ndtr_float32_torch), "float64"]
-)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_gaussian_accuracy(dtype):
     """The traceable Φ and φ (``_ops.gaussian``) against mpmath, left tail included."""
     skip_dtype(dtype)
@@ -403,11 +384,7 @@ def test_layers_follow_the_kink_rule(case):
     assert np.isnan(g[2])
 
 
-SMOOTH_CASES = [
-    pytest.param(c, marks=catalog_ndtr_float32) if c.id in USES_NDTR else c
-    for c in CASES
-    if not c.activation.piecewise_linear
-]
+SMOOTH_CASES = [c for c in CASES if not c.activation.piecewise_linear]
 
 
 @pytest.mark.parametrize("case", SMOOTH_CASES, ids=lambda c: c.id)

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from . import _dd
 from ._spec import Namespace
 
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
@@ -55,19 +54,20 @@ def _is_zero(v: Any) -> bool:
     return isinstance(v, (int, float)) and v == 0
 
 
-def ndtr(ns: Namespace, x: Any, erfc: Any, splitter: float) -> Any:
+def ndtr(ns: Namespace, x: Any, erfc: Any) -> Any:
     """Φ(x) = ½·erfc(−x/√2) over the whole real line, traceable (the traceable tier).
 
     Never ½·(1 + erf(x/√2)), which loses all relative precision below x ≈ −5. For x ≤ −1 the
     argument a = fl(|x|·(1/√2)) carries a rounding error a_lo that erfc amplifies by ~2a²
-    (≈ 400 ulp at x = −20); a_lo is known exactly (Dekker's two-product with the dtype's
-    ``splitter`` plus the constant's own low part), and Φ = ½·erfc(a) − a_lo·e^(−a²)/√π removes
-    it to first order, since d erfc(a)/da = −2e^(−a²)/√π. ``erfc`` is the backend's.
+    (≈ 400 ulp at x = −20); a_lo is known exactly (the namespace's two-product, which rounds
+    the constant to the tensor's dtype and keeps the rest, plus the constant's own low part),
+    and Φ = ½·erfc(a) − a_lo·e^(−a²)/√π removes it to first order, since d erfc(a)/da =
+    −2e^(−a²)/√π. ``erfc`` is the backend's.
     """
     s_hi, s_lo = _INV_SQRT2
     # Clipping keeps the splitter and exp finite; beyond −40, Φ underflows in float64.
     ax = -ns.clip(x, -40.0, -1.0)
-    a, a_lo = _dd.two_prod(ax, s_hi, None, splitter)
+    a, a_lo = ns.two_prod(ax, s_hi)
     a_lo = a_lo + ax * s_lo
     corrected = 0.5 * erfc(a) - a_lo * (ns.exp(-(a * a)) * _INV_SQRT_PI)
     # For x > −1 the argument's rounding is not amplified (|d ln erfc/da| ≤ 2 there).
@@ -75,12 +75,12 @@ def ndtr(ns: Namespace, x: Any, erfc: Any, splitter: float) -> Any:
     return ns.select(x <= -1.0, corrected, plain)
 
 
-def normal_pdf(ns: Namespace, x: Any, splitter: float) -> Any:
+def normal_pdf(ns: Namespace, x: Any) -> Any:
     """φ(x) = e^(−x²/2)/√(2π), x² as p + e (two-product): e^(−(p+e)/2) = e^(−p/2)·(1 − e/2).
 
     x must be finite (the catalog clips before calling).
     """
-    p, e = _dd.two_prod(x, x, None, splitter)
+    p, e = ns.two_prod(x, x)
     return ns.exp(-0.5 * p) * (1.0 - 0.5 * e) * _INV_SQRT_2PI
 
 

@@ -8,7 +8,7 @@ float64 (``keras.ops.maximum``/``minimum`` would demote it to float32 on torch a
 operation takes ``out=`` (passing one raises ``TypeError``).
 
 - ``gaussian`` is the catalog's traceable Φ and φ (``_special.ndtr``/``normal_pdf``) with
-  ``keras.ops.erfc`` and the tensor dtype's Veltkamp splitter.
+  ``keras.ops.erfc`` (its two-products split with the dtype's Veltkamp splitter).
 - ``two_prod`` (Dekker) splits with the dtype's splitter (2¹²+1 in float32, 2²⁷+1 in float64),
   so the catalog's double-double arithmetic is exact in float32 too; a Python-float constant is
   taken as its rounding to the dtype plus the rest, which goes into the low part. That is why
@@ -189,10 +189,10 @@ def gaussian(x: Any) -> tuple[Any, Any, Any]:
 
     x must be finite (the catalog clips it); float32 or float64.
     """
-    splitter = _splitter(x)
+    _splitter(x)  # float32 or float64 only: refuses the rest by name
     return (
-        _special.ndtr(_SELF, x, ops.erfc, splitter),
-        _special.normal_pdf(_SELF, x, splitter),
+        _special.ndtr(_SELF, x, ops.erfc),
+        _special.normal_pdf(_SELF, x),
         0,
     )
 

@@ -102,12 +102,7 @@ class TorchNamespace:
     def gaussian(self, x: Any) -> tuple[Any, Any, Any]:
         if not self.exact:
             return torch.special.ndtr(x), torch.exp(-0.5 * x * x) * _INV_SQRT_2PI, 0
-        splitter = _dd.SPLITTER_FLOAT64
-        return (
-            _special.ndtr(self, x, torch.special.erfc, splitter),
-            _special.normal_pdf(self, x, splitter),
-            0,
-        )
+        return _special.ndtr(self, x, torch.special.erfc), _special.normal_pdf(self, x), 0
 
     def two_prod(self, a: Any, b: Any, b_split: Any = None) -> tuple[Any, Any]:
         if not self.exact:
