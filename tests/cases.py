@@ -29,6 +29,11 @@ NAN = math.nan
 # Accepted error, in units in the last place of the result's dtype (DESIGN.md §1, issue #2).
 ULPS = {"float16": 1.0, "float32": 1.0, "float64": 4.0}
 
+# relukit.keras computes float32 in float32 (jax has no float64 without x64): the measured bound
+# for the smooth entries, in ulps against the NumPy reference (value, derivative in units of the
+# terms' size where f' crosses zero). Cases record where a backend's own erfc/exp costs more.
+KERAS_FLOAT32_ULPS = (4.5, 6.0)
+
 # (rtol, atol) for comparing two backends' results of the same dtype (torch or Keras vs NumPy,
 # or against torch.nn.functional away from kinks).
 TOLERANCES = {
@@ -62,6 +67,12 @@ class Case:
             (torch.nn saves the input for all but ReLU; DESIGN.md §2's saved-tensor policy).
         oracle_atol: per dtype, an absolute tolerance for the oracle where PyTorch's own kernel
             is known to be less accurate than the contract (a known divergence, as data).
+        keras_oracle: ``keras_oracle(keras, **params)`` → Keras' own counterpart, a function of
+            one tensor, every parameter passed explicitly.
+        keras_oracle_atol: float32 absolute tolerance against it where Keras' own is less
+            accurate than the contract.
+        keras_float32_ulps: per Keras backend, the measured float32 bound (value, derivative)
+            in ulps where that backend's own functions cost more than ``KERAS_FLOAT32_ULPS``.
     """
 
     activation: relukit.Activation
@@ -80,6 +91,9 @@ class Case:
     torch_oracle: Callable[..., Any] | None = None
     saves: str = "input"
     oracle_atol: dict[str, float] = field(default_factory=dict)
+    keras_oracle: Callable[..., Any] | None = None
+    keras_oracle_atol: float = 0.0
+    keras_float32_ulps: dict[str, tuple[float, float]] = field(default_factory=dict)
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -145,6 +159,7 @@ def _relu_cases():
     return [
         dataclasses.replace(
             case,
+            keras_oracle=lambda k: k.ops.relu,
             textbook=lambda x, **p: np.maximum(0, x),
             textbook_derivative=lambda x, **p: (x > 0).astype(x.dtype),
         )
@@ -153,12 +168,17 @@ def _relu_cases():
 
 def _leaky_cases():
     return [
-        _piecewise_linear(
-            relukit.get("leaky_relu"),
-            s,
-            {"negative_slope": s},
-            lambda f, x, negative_slope: f.leaky_relu(
-                x, negative_slope=negative_slope, inplace=False
+        dataclasses.replace(
+            _piecewise_linear(
+                relukit.get("leaky_relu"),
+                s,
+                {"negative_slope": s},
+                lambda f, x, negative_slope: f.leaky_relu(
+                    x, negative_slope=negative_slope, inplace=False
+                ),
+            ),
+            keras_oracle=lambda k, negative_slope: (
+                lambda x: k.ops.leaky_relu(x, negative_slope=negative_slope)
             ),
         )
         for s in (0.01, 0.2, 1.5, -0.5, 0.0)
@@ -177,6 +197,12 @@ def _prelu_cases():
             ),
             textbook=lambda x, weight, **p: np.where(x > 0, x, weight * x),
             textbook_derivative=lambda x, weight, **p: np.where(x > 0, 1.0, weight),
+            # Keras' PReLU layer with one shared slope, applied to x as one column.
+            keras_oracle=lambda k, weight: (
+                lambda x: k.layers.PReLU(
+                    alpha_initializer=k.initializers.Constant(weight), shared_axes=[1]
+                )(k.ops.reshape(x, (-1, 1)))[:, 0]
+            ),
         )
         for a in (0.25, -0.1, 2.0)
     ]
@@ -205,6 +231,7 @@ def _elu_case(alpha: float) -> Case:
         monotone=alpha >= 0,
         lower_bound=-alpha if alpha >= 0 else None,
         torch_oracle=lambda f, x, alpha: f.elu(x, alpha=alpha, inplace=False),
+        keras_oracle=lambda k, alpha: lambda x: k.ops.elu(x, alpha=alpha),
         saves="output" if alpha >= 0 else "input",
     )
 
@@ -231,6 +258,14 @@ def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivat
         textbook_derivative=textbook_derivative,
         identity_above=40.0,
         torch_oracle=lambda f, x, approximate: f.gelu(x, approximate=approximate),
+        keras_oracle=lambda k, approximate: (
+            lambda x: k.ops.gelu(x, approximate=approximate == "tanh")
+        ),
+        # Keras' own tanh GELU computes 1 + tanh(u) in float32: its gradient is off by up to
+        # 1.8e-6 near x = −4 on jax and tensorflow.
+        keras_oracle_atol=4e-6,
+        # XLA's float32 erfc (jax: 57 ulp in GELU's left tail) and Eigen's (tensorflow).
+        keras_float32_ulps={"jax": (60.0, 6.0), "tensorflow": (7.0, 6.0)},
         # ATen's 0.5·x·(1 + erf(x/√2)) is off by up to 1.03e-6 in float32 on [-5.7, -3], just
         # above float32's atol (relukit's native kernels are exact; see gelu's docstring).
         oracle_atol={"float32": 1.2e-6},
@@ -348,6 +383,7 @@ def _silu_cases():
             textbook_derivative=textbook_derivative,
             identity_above=40.0,
             torch_oracle=lambda f, x: f.silu(x, inplace=False),
+            keras_oracle=lambda k: k.ops.silu,
         )
     ]
 

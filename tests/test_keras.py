@@ -25,7 +25,7 @@ try:
 except ImportError as err:  # Keras missing, or the backend KERAS_BACKEND names is not installed
     pytest.skip(f"Keras is not importable: {err}", allow_module_level=True)
 
-from cases import CASE_IDS, CASES, TOLERANCES, default_case, sample_points
+from cases import CASE_IDS, CASES, KERAS_FLOAT32_ULPS, TOLERANCES, default_case, sample_points
 
 import relukit
 import relukit.keras as rk
@@ -46,46 +46,6 @@ DEFAULT_CASES = [default_case(a.name) for a in ENTRIES]
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
-
-# --- per-activation data (to move into tests/cases.py as each Case's keras_oracle) -------------
-# Keras' own counterpart, every parameter passed explicitly: ``oracle(keras, **params)`` returns
-# a function of one tensor.
-KERAS_ORACLES = {
-    "relu": lambda k: k.ops.relu,
-    "leaky_relu": lambda k, negative_slope: (
-        lambda x: k.ops.leaky_relu(x, negative_slope=negative_slope)
-    ),
-    "prelu": lambda k, weight: _column(
-        k.layers.PReLU(alpha_initializer=k.initializers.Constant(weight), shared_axes=[1])
-    ),
-    "elu": lambda k, alpha: lambda x: k.ops.elu(x, alpha=alpha),
-    "gelu": lambda k, approximate: lambda x: k.ops.gelu(x, approximate=approximate == "tanh"),
-    "silu": lambda k: k.ops.silu,
-}
-
-# Where Keras' own is less accurate than the contract, an absolute tolerance (float32): its tanh
-# GELU computes 1 + tanh(u) in float32 and its gradient is off by up to 1.8e-6 near x = −4 on
-# jax and tensorflow (to move into tests/cases.py beside KERAS_ORACLES).
-KERAS_ORACLE_ATOL = {"gelu": 4e-6}
-
-# Accuracy of float32 computed in float32 (the smooth entries), in ulps against the NumPy
-# reference (float64 rounded once, ≤ 0.5 ulp), measured per backend: values where |f| ≥ 1e-30
-# (below, an intermediate is subnormal and the error is absolute: at most the bound's ulps of
-# 1e-30), derivatives in ulps of the size of the terms f' sums (``Case.derivative_scale``: GELU's
-# and SiLU's f' cross zero). Default (value, derivative), then per catalog name where a backend's
-# own functions cost more: XLA's float32 erfc (jax: 57 ulp in GELU's left tail), Eigen's.
-FLOAT32_ULPS = {
-    "torch": {},
-    "jax": {"gelu": (60.0, 6.0)},
-    "tensorflow": {"gelu": (7.0, 6.0)},
-}
-FLOAT32_DEFAULT_ULPS = (4.5, 6.0)
-
-
-def _column(layer):
-    """A layer applied to x as one column (N, 1), e.g. a PReLU with one shared slope."""
-    return lambda x: layer(keras.ops.reshape(x, (-1, 1)))[:, 0]
-
 
 # --- backend-neutral helpers ------------------------------------------------------------------
 
@@ -288,6 +248,8 @@ GAUSSIAN_ULPS = {
     "jax": {"float32": (210.0, 3.0), "float64": (1600.0, 3.0)},
     "tensorflow": {"float32": (210.0, 4.0), "float64": (1600.0, 3.0)},
 }
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_gaussian_accuracy(dtype):
     """The traceable Φ and φ (``_ops.gaussian``) against mpmath, left tail included."""
@@ -396,7 +358,7 @@ def test_float32_accuracy(case):
     x64 = x.astype(np.float64)
     ref = case.numpy_fn()(x64, **case.params)
     dref = case.numpy_fn().derivative(x64, **case.params)
-    bounds = FLOAT32_ULPS.get(BACKEND, {}).get(case.name, FLOAT32_DEFAULT_ULPS)
+    bounds = case.keras_float32_ulps.get(BACKEND, KERAS_FLOAT32_ULPS)
     value_ulps, grad_ulps = bounds
     assert ulp_error(to_numpy(y), ref, "float32", 1e-30) <= value_ulps
     tiny = np.abs(ref) < 1e-30
@@ -414,13 +376,13 @@ def test_float32_accuracy(case):
 def test_agrees_with_keras_own_away_from_kinks(case):
     """Keras' own op or layer (every parameter explicit) on [−4, 4] away from 0. (Below −4,
     Keras' tanh-GELU gradient on jax and tensorflow is 0 where the true one is −1.5e-6.)"""
-    oracle = KERAS_ORACLES[case.name](keras, **case.params)
+    oracle = case.keras_oracle(keras, **case.params)
     x = np.linspace(-4, 4, 2001).astype(np.float32)
     x = x[np.abs(x) > 1e-3]
     ours_y, ours_g = value_and_grad(lambda t: call(case, t), tensor(x, "float32"))
     theirs_y, theirs_g = value_and_grad(oracle, tensor(x, "float32"))
     rtol, atol = TOLERANCES["float32"]
-    atol = max(atol, KERAS_ORACLE_ATOL.get(case.name, 0.0))
+    atol = max(atol, case.keras_oracle_atol)
     for ours, theirs in ((ours_y, theirs_y), (ours_g, theirs_g)):
         np.testing.assert_allclose(to_numpy(ours), to_numpy(theirs), rtol=rtol, atol=atol)
 
