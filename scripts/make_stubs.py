@@ -178,10 +178,51 @@ def torch_init_stub() -> str:
     return "\n".join(lines)
 
 
+def keras_stub() -> str:
+    lines = [
+        HEADER.rstrip("\n"),
+        "",
+        "from typing import Any, Literal",
+        "",
+        "from ._functions import compute_dtype as compute_dtype",
+        "from ._functions import function as function",
+        "from ._functions import result_dtype as result_dtype",
+        "from ._layers import ActivationLayer",
+        "from ._layers import layer as layer",
+        "from ._models import Unit as Unit",
+        "from ._models import Watch as Watch",
+        "from ._models import discover as discover",
+        "from ._models import watch as watch",
+        "",
+        "__all__: list[str]",
+        "",
+    ]
+    for a in _catalog():
+        args = ["x: Any", *_params(a, "Any")]
+        if any(p.kind == "weight" for p in a.params):
+            args += ["*", "axis: int = ..."]
+        lines.append(f"def {a.name}({', '.join(args)}) -> Any: ...")
+    lines.append("")
+    for a in _catalog():
+        if any(p.kind == "weight" for p in a.params):
+            args = ["self", "alpha_initializer: Any = ...", "alpha_regularizer: Any = ..."]
+            args += ["alpha_constraint: Any = ...", "shared_axes: int | list[int] | None = ..."]
+            args += ["channel_axis: int | None = ...", "**kwargs: Any"]
+        else:
+            args = ["self", *_params(a, "Any"), "**kwargs: Any"]
+        lines += [
+            f"class {a.class_name}(ActivationLayer):",
+            f"    def __init__({', '.join(args)}) -> None: ...",
+            "",
+        ]
+    return "\n".join(lines)
+
+
 STUBS: dict[Path, Callable[[], str]] = {
     SRC / "__init__.pyi": numpy_stub,
     SRC / "torch" / "functional.pyi": torch_functional_stub,
     SRC / "torch" / "__init__.pyi": torch_init_stub,
+    SRC / "keras" / "__init__.pyi": keras_stub,
 }
 
 

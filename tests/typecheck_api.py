@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import relukit
+import relukit.keras
 import relukit.torch
 from relukit.torch import functional as F
 
@@ -40,3 +41,12 @@ def torch_api() -> None:
     relukit.torch.PReLU(num_parameters=3, init=0.1)
     units = relukit.torch.discover(model)
     assert all(isinstance(u.activation, relukit.Activation) for u in units)
+
+
+def keras_api() -> None:
+    layer = relukit.keras.LeakyReLU(negative_slope=0.2, name="act")
+    relukit.keras.GELU(approximate="tanh")
+    relukit.keras.PReLU(channel_axis=1)
+    y = relukit.keras.silu(np.zeros(3))
+    relukit.keras.prelu(y, np.array([0.25]), axis=-1)
+    assert relukit.keras.discover(layer) == []

@@ -247,7 +247,9 @@ class Activation:
 
         Piecewise-linear entries are exact in their own dtype (half types widen to float32:
         rounded once); the others compute in float64 and round once, which puts float32 results
-        within 0.5 ulp of the float64 formula. Every backend's dtype rule is this one.
+        within 0.5 ulp of the float64 formula. NumPy and torch's generic path follow it;
+        relukit.keras computes float32 in float32 (jax has no float64 without x64, and float64
+        is slow on accelerators), within the per-backend bounds ``tests/cases.py`` records.
         """
         if not self.piecewise_linear or bits > 64:
             return 64
