@@ -232,7 +232,6 @@ def _elu_case(alpha: float) -> Case:
         lower_bound=-alpha if alpha >= 0 else None,
         torch_oracle=lambda f, x, alpha: f.elu(x, alpha=alpha, inplace=False),
         keras_oracle=lambda k, alpha: lambda x: k.ops.elu(x, alpha=alpha),
-        saves="output" if alpha >= 0 else "input",
     )
 
 

@@ -85,3 +85,49 @@ def torch_gelu_ulps(approximate: str, dtype_name: str, which: str, gelu=None):
     errors = [ulp_error(g, r, s, xs.dtype.type) for g, r, s in zip(got, refs, scales, strict=True)]
     i = int(np.argmax(errors))
     return errors[i], float(xs[i])
+
+
+def torch_gradient_errors(case, dtype_name: str) -> tuple[float, bool]:
+    """(worst gradient error, any wrong sign) of relukit.torch's default path for ``case``.
+
+    The error is relative to |f'(x)|, or, where f' underflows (below the dtype's smallest
+    normal number divided by its epsilon: there the terms it is computed from are subnormal),
+    absolute in units of |f'(0)|, over the
+    log-spaced sample points of the dtype and a dense grid of [-40, 40]; the exact f' is
+    relukit's float64 NumPy derivative (≤ 4 ulp of mpmath). A wrong sign is a nonzero gradient
+    whose sign differs from the exact one.
+    """
+    import torch
+
+    from relukit.torch import functional as F
+
+    work = np.float32 if dtype_name == "bfloat16" else np.dtype(dtype_name)
+    xs = np.concatenate([sample_points(work, n=80), np.linspace(-40, 40, 4001).astype(work)])
+    x = torch.from_numpy(np.unique(xs)).to(getattr(torch, dtype_name)).requires_grad_(True)
+    params = {
+        k: torch.tensor([v], dtype=x.dtype) if case.activation.param(k).kind == "weight" else v
+        for k, v in case.params.items()
+    }
+    (g,) = torch.autograd.grad(getattr(F, case.name)(x, **params).sum(), x)
+    x64 = x.detach().double().numpy()
+    exact = np.asarray(case.numpy_fn().derivative(x64, **case.params), dtype=np.float64)
+    got = g.double().numpy()
+    finite = np.isfinite(exact) & np.isfinite(x64)
+    d0 = abs(float(next(d for v, _, d in case.specials if v == 0.0))) or 1.0
+    info = torch.finfo(x.dtype)
+    tiny = float(info.smallest_normal) / float(info.eps)
+    scale = np.where(np.abs(exact) >= tiny, np.abs(exact), d0)[finite]
+    if case.derivative_scale is not None:  # f' crosses zero: judge in units of its terms
+        scale = np.maximum(scale, _terms_scale(case, x64[finite]))
+    err = np.abs(got[finite] - exact[finite]) / scale
+    wrong = (np.sign(got[finite]) * np.sign(exact[finite]) < 0).any()
+    return float(err.max(initial=0.0)), bool(wrong)
+
+
+def _terms_scale(case, x: np.ndarray) -> np.ndarray:
+    import mpmath as mp
+
+    near = np.abs(x) < 8  # the terms only cancel near the zero of f' (|x| < 2 for GELU, SiLU)
+    out = np.zeros_like(x)
+    out[near] = [float(case.derivative_scale(mp.mpf(float(v)), **case.params)) for v in x[near]]
+    return out

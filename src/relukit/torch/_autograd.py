@@ -205,19 +205,17 @@ class LeakyRelu(Function):
 # --- ELU ---------------------------------------------------------------------------------------
 
 
-def elu_grad(g, saved, alpha: float, from_result: bool, fix: bool):
-    # f'(x) = 1 for x > 0, else alpha·exp(x) = result + alpha (kink: f'(0) = alpha). From the
-    # result needs alpha ≥ 0, where result ≤ 0 iff x ≤ 0.
+def elu_grad(g, x, alpha: float, fix: bool):
+    # f'(x) = 1 for x > 0, else alpha·exp(x) (kink: f'(0) = alpha), from the input: the output
+    # would give alpha·exp(x) as result + alpha, which cancels (28% off in float32 for x in
+    # [−16, −3], 0 below, wrong-signed in half types; tests/test_torch_gradients.py measures it).
     if torch.is_grad_enabled():
         # Double backward (create_graph): ATen's elu_backward differentiates with x < 0, so its
         # f''(0) is 0; written with a select, the x ≤ 0 branch gives alpha·e⁰ = alpha (the kink
-        # rule, as Keras and the in-place path give).
-        if from_result:
-            gi = torch.where(saved > 0, g, g * (saved + alpha))
-        else:
-            gi = torch.where(saved > 0, g, g * (alpha * torch.exp(torch.clamp(saved, max=0))))
-        return propagate_nan(gi, saved, fix)
-    return propagate_nan(_A.elu_backward(g, alpha, 1, 1, from_result, saved), saved, fix)
+        # rule, as Keras gives).
+        gi = torch.where(x > 0, g, g * (alpha * torch.exp(torch.clamp(x, max=0))))
+        return propagate_nan(gi, x, fix)
+    return propagate_nan(_A.elu_backward(g, alpha, 1, 1, False, x), x, fix)
 
 
 def elu_value(x: torch.Tensor, alpha: float, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -232,42 +230,42 @@ def elu_value(x: torch.Tensor, alpha: float, out: torch.Tensor | None = None) ->
 
 @with_forward_mode
 class Elu(Function):
-    """elu(x, alpha); saves the output for alpha ≥ 0, the input for alpha < 0."""
+    """elu(x, alpha); saves the input (as torch.nn: the output cannot give an exact gradient)."""
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x, alpha, from_result, fix):
+    def forward(x, alpha, fix):
         return elu_value(x, alpha)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        x, ctx.alpha, ctx.from_result, ctx.fix = inputs
-        saved = output if ctx.from_result else x
-        ctx.save_for_backward(saved)
-        ctx.save_for_forward(saved)
+        x, ctx.alpha, ctx.fix = inputs
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
 
     @staticmethod
     def backward(ctx, g):
-        (s,) = ctx.saved_tensors
-        return elu_grad(g, s, ctx.alpha, ctx.from_result, ctx.fix), None, None, None
+        (x,) = ctx.saved_tensors
+        return elu_grad(g, x, ctx.alpha, ctx.fix), None, None
 
     @staticmethod
     def tangent(ctx, t, *_):
-        (s,) = ctx.saved_tensors
-        return elu_grad(t, s, ctx.alpha, ctx.from_result, ctx.fix)
+        (x,) = ctx.saved_tensors
+        return elu_grad(t, x, ctx.alpha, ctx.fix)
 
 
 # --- in place ----------------------------------------------------------------------------------
 
 
 class Inplace(Function):
-    """relu_/leaky_relu_/elu_ under autograd: saves the result, plus a sign mask if it must.
+    """relu_/leaky_relu_ under autograd: saves the result, plus a sign mask if it must.
 
-    ``kind`` is ``"relu"``, ``"leaky_relu"`` or ``"elu"``. With a negative slope or alpha the
-    result no longer tells x's sign (PyTorch refuses these); a bool mask of ``x > 0`` (1 byte an
-    element) is saved before x is overwritten. No ``jvp``/``vmap`` rule: use the out-of-place form
-    under ``torch.func``.
+    ``kind`` is ``"relu"`` or ``"leaky_relu"``. With a negative slope the result no longer tells
+    x's sign (PyTorch refuses it); a bool mask of ``x > 0`` (1 byte an element) is saved before x
+    is overwritten. (ELU in place computes out of place on a clone: its gradient needs the input.)
+    No ``jvp``/``vmap`` rule: the functional layer runs the out-of-place form under
+    ``torch.func`` and forward AD.
     """
 
     @staticmethod
@@ -275,10 +273,8 @@ class Inplace(Function):
         mask = x > 0 if param is not None and param < 0 else None
         if kind == "relu":
             torch.relu_(x)
-        elif kind == "leaky_relu":
-            _A.leaky_relu_(x, param)
         else:
-            elu_value(x, param, out=x)
+            _A.leaky_relu_(x, param)
         ctx.mark_dirty(x)
         ctx.kind, ctx.param, ctx.fix = kind, param, fix
         if mask is None:
@@ -294,12 +290,9 @@ class Inplace(Function):
         if kind == "relu":
             gi = relu_grad(g, r, fix)
         elif not mask:
-            grad_fn = leaky_grad if kind == "leaky_relu" else elu_grad
-            gi = grad_fn(g, r, param, True, fix)
-        else:
-            # x ≤ 0: slope·g (leaky) or (result + alpha)·g = alpha·exp(x)·g (elu).
-            neg = g * param if kind == "leaky_relu" else g * (r + param)
-            gi = propagate_nan(torch.where(mask[0], g, neg), r, fix)
+            gi = leaky_grad(g, r, param, True, fix)
+        else:  # x ≤ 0: slope·g
+            gi = propagate_nan(torch.where(mask[0], g, g * param), r, fix)
         return gi, None, None, None
 
 
