@@ -12,18 +12,20 @@ What each function saves for backward (one tensor of the input's size unless sai
 activation                             relukit saves                  torch.nn saves
 =====================================  =============================  =========================
 relu                                   output                         output
-leaky_relu, slope ≥ 0 / elu, alpha ≥ 0  output                         input
-leaky_relu, slope < 0 / elu, alpha < 0  input                          input
-… the same in place                    output + bool mask (1 byte)    refuses
+leaky_relu, slope ≥ 0                  output                         input
+leaky_relu, slope < 0                  input                          input
+… in place                             output (+ 1-byte sign mask     refuses a negative slope
+                                       for a negative slope)
+elu (also in place: a clone)           input                          input (in place: output)
 prelu                                  input (+ the weight)           input (+ the weight)
 gelu                                   input                          input
 =====================================  =============================  =========================
 
 Saving the output costs nothing extra in ``Linear → act → Linear``: the next layer keeps the same
 tensor for its own backward, so the hidden activation is stored once instead of twice. ATen's
-``*_backward`` kernels take "is the saved tensor the result?" flags, which makes the gradient
-from the output exact (ELU's ``alpha·exp(x)`` becomes ``result + alpha``; its absolute error is
-below ``alpha·2⁻²⁴`` in float32, the rounding of the result itself).
+``leaky_relu_backward`` takes an "is the saved tensor the result?" flag; the slope's branch is
+exact from the output. ELU's is not: ``alpha·exp(x)`` from the output is ``result + alpha``,
+which cancels for x ≪ 0, so ELU keeps its input.
 
 Two rules ATen does not follow are restored here, cheaply:
 
