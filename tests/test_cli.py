@@ -54,3 +54,13 @@ def test_python_dash_m_and_console_script():
         [str(script), "info"], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert "relukit catalog" in out
+
+
+def test_info_native_says_whether_the_kernels_are_active(capsys):
+    pytest.importorskip("torch")
+    from relukit.torch import _native
+
+    assert cli.main(["info", "--native"]) == 0
+    out = capsys.readouterr().out
+    want = "active (loaded from" if _native.ops() is not None else "not active ("
+    assert want in out

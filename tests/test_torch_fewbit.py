@@ -334,3 +334,12 @@ def test_cuda_matches_cpu(dtype):
     xc = x.cuda().requires_grad_()
     fb.fewbit_gelu(xc, "none", 3).backward(grad.cuda())
     assert torch.equal(xc.grad.cpu(), _reference_grad(x, grad, "none", 3))
+
+
+@pytest.mark.parametrize("bits", BITS)
+def test_meta_tensors_infer_shapes(bits):
+    """Shape inference (meta device): no value is read, forward and backward give shapes."""
+    x = torch.empty(3, 5, 7, device="meta", requires_grad=True)
+    y = rtF.gelu(x, backward_bits=bits)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert y.device.type == "meta" and y.shape == x.shape and g.shape == x.shape

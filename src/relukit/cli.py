@@ -121,10 +121,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_info.add_argument(
         "name", nargs="?", choices=[a.name for a in relukit.catalog], help="one activation"
     )
+    p_info.add_argument(
+        "--native",
+        action="store_true",
+        help="say whether relukit.torch's native CPU kernels are active, and why not",
+    )
     args = parser.parse_args(argv)
     if args.command == "info":
-        print(info(args.name))
+        print(native_status() if args.native else info(args.name))
     return 0
+
+
+def native_status() -> str:
+    """Whether relukit.torch's native CPU kernels load here (building them if needed), and why."""
+    try:
+        from relukit.torch import _native
+    except ImportError as err:
+        return f"relukit.torch native kernels: unavailable ({err})"
+    active = _native.ops() is not None
+    state = "active" if active else "not active"
+    return f"relukit.torch native kernels: {state} ({_native.ops.reason})"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -465,10 +465,16 @@ def _forward_traced(x: Tensor, approximate: str, bits: int) -> tuple[Tensor, tup
     return y, (packed[: packed_nbytes(flat.numel(), bits)].clone(), torch.isnan(flat).any())
 
 
+def _branch_free(x: Tensor) -> bool:
+    """The traced (data-independent) code: under torch.compile, and on meta tensors (shape
+    inference), where no value can be read."""
+    return torch.compiler.is_compiling() or x.device.type == "meta"
+
+
 class _FewBitGELU(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, approximate: str, bits: int) -> Tensor:
-        if torch.compiler.is_compiling():
+        if _branch_free(x):
             y, saved = _forward_traced(x, approximate, bits)
         else:
             y, saved = _forward_eager(x, approximate, bits)
@@ -482,7 +488,7 @@ class _FewBitGELU(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None]:
         packed, *nan = ctx.saved_tensors
         n = math.prod(ctx.shape)
-        if torch.compiler.is_compiling():
+        if _branch_free(grad):
             _, levels = _traced_table(ctx.approximate, ctx.bits, grad.dtype)
             table = torch.tensor(levels, dtype=grad.dtype, device=grad.device)
             q = table[_unpack_codes(packed, n, ctx.bits)]
