@@ -244,6 +244,20 @@ def _elu_cases():
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
+def _sum_of_terms(terms):
+    """(f', its error scale) for an f' that is a sum of two terms which cancel near its zero."""
+
+    def derivative(x, **_):
+        a, b = terms(x)
+        return a + b
+
+    def scale(x, **_):
+        a, b = terms(x)
+        return abs(a) + abs(b)
+
+    return derivative, scale
+
+
 def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivative) -> Case:
     """Both GELU forms share their special values: 0 and +inf, with derivatives 0 and 1."""
     return Case(
@@ -323,13 +337,7 @@ def _gelu_tanh_cases():
     def terms(x):
         return one_plus_tanh(x) / 2, x / 2 * one_minus_tanh_sq(x) * k * (1 + 3 * c * x * x)
 
-    def derivative(x, **_):
-        a, b = terms(x)
-        return a + b
-
-    def scale(x, **_):
-        a, b = terms(x)
-        return abs(a) + abs(b)
+    derivative, scale = _sum_of_terms(terms)
 
     def textbook(x, **_):
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
@@ -355,13 +363,7 @@ def _silu_cases():
         s = sigmoid(x)
         return s, x * s * (1 - s)
 
-    def derivative(x, **_):
-        a, b = terms(x)
-        return a + b
-
-    def scale(x, **_):
-        a, b = terms(x)
-        return abs(a) + abs(b)
+    derivative, scale = _sum_of_terms(terms)
 
     def textbook(x, **_):
         return x / (1 + np.exp(-x))
