@@ -128,7 +128,7 @@ def test_every_op_is_registered_in_cpp_with_a_meta_kernel():
                 qualified, "CompositeImplicitAutograd"
             )
         else:
-            for key in ("CPU", "Meta", "Autograd"):
+            for key in ("CPU", "Meta", "Autograd", "Batched"):
                 assert torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key), key
 
 

@@ -37,9 +37,14 @@
 // a CompositeImplicitAutograd op written with ATen's differentiable backward ops plus the NaN rule
 // (the formulas of relukit/torch/_autograd.py's *_grad, which the ATen path runs); otherwise it
 // runs the fused kernel.
+//
+// Batched gradients (is_grads_batched=True, jacobian(vectorize=True), gradcheck's batched check):
+// the ops have batching rules, so a batch of gradients is one kernel call (see "batching rules").
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <ATen/LegacyBatchedTensorImpl.h>
+#include <ATen/LegacyVmapTransforms.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorIterator.h>
@@ -527,6 +532,61 @@ Tensor leaky_relu_autograd(const Tensor& x, double slope) {
 }
 Tensor gelu_autograd(const Tensor& x, bool tanh) { return GeluFunction::apply(x, tanh); }
 
+// --- batching rules: batched gradients --------------------------------------------------------
+// torch.autograd.grad(..., is_grads_batched=True), jacobian(..., vectorize=True) and gradcheck's
+// batched-gradient check run the backward under torch._vmap_internals' vmap (the Batched
+// dispatch key): each backward op then sees a batch of gradients against one saved tensor.
+// Every op is elementwise, so a batched call is one call on the physical tensors, the batch
+// dimensions in front; without these rules the vmap fallback calls the kernel once per batch
+// element (slices, then a stack). The *_backward_graph ops decompose into ATen ops, which have
+// batching rules of their own. (torch.func.vmap, whose FuncTorchBatched rules need functorch's
+// internal headers, uses its per-element fallback: correct, and only reached by calling the
+// ops directly, since relukit's functions use the ATen path under torch.func.)
+
+template <typename Signature, typename... Args>
+Tensor unary_batched(const c10::TypedOperatorHandle<Signature>& op, const Tensor& x,
+                     Args... args) {
+  const auto* batched = at::maybeGetBatchedImpl(x);
+  TORCH_INTERNAL_ASSERT(batched != nullptr, "relukit: a batched call without a batched input");
+  // Elementwise and layout-keeping: the batch dimensions stay where they are.
+  Tensor out = op.call(batched->value(), args...);
+  const auto bdims = batched->bdims();
+  return at::makeBatched(std::move(out), at::BatchDims(bdims.begin(), bdims.end()));
+}
+
+template <typename Signature, typename... Args>
+Tensor binary_batched(const c10::TypedOperatorHandle<Signature>& op, const char* name,
+                      const Tensor& grad, const Tensor& saved, Args... args) {
+  TORCH_CHECK(grad.sizes() == saved.sizes(), name, ": grad_output has shape ", grad.sizes(),
+              " but the saved tensor has shape ", saved.sizes());
+  // Batch dimensions in front, aligned; a tensor without one of them has size 1 there, which
+  // is expanded (stride 0: read in place, never copied).
+  auto physical = at::BroadcastingVmapTransform::logicalToPhysical({grad, saved});
+  Tensor g = physical[0].tensor();
+  Tensor s = physical[1].tensor();
+  if (g.sizes() != s.sizes()) {
+    const auto shape = at::infer_size(g.sizes(), s.sizes());
+    g = g.expand(shape);
+    s = s.expand(shape);
+  }
+  return physical[0].getPhysicalToLogicalMap().apply(op.call(g, s, args...));
+}
+
+Tensor relu_batched(const Tensor& x) { return unary_batched(relu_op(), x); }
+Tensor leaky_relu_batched(const Tensor& x, double slope) {
+  return unary_batched(leaky_relu_op(), x, slope);
+}
+Tensor gelu_batched(const Tensor& x, bool tanh) { return unary_batched(gelu_op(), x, tanh); }
+Tensor relu_backward_batched(const Tensor& grad, const Tensor& result) {
+  return binary_batched(relu_backward_op(), "relu_backward", grad, result);
+}
+Tensor leaky_relu_backward_batched(const Tensor& grad, const Tensor& saved, double slope) {
+  return binary_batched(leaky_relu_backward_op(), "leaky_relu_backward", grad, saved, slope);
+}
+Tensor gelu_backward_batched(const Tensor& grad, const Tensor& x, bool tanh) {
+  return binary_batched(gelu_backward_op(), "gelu_backward", grad, x, tanh);
+}
+
 }  // namespace
 }  // namespace relukit
 
@@ -571,4 +631,13 @@ TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("relu_backward", relukit::relu_backward_autograd);
   m.impl("leaky_relu_backward", relukit::leaky_relu_backward_autograd);
   m.impl("gelu_backward", relukit::gelu_backward_autograd);
+}
+
+TORCH_LIBRARY_IMPL(relukit, Batched, m) {
+  m.impl("relu", relukit::relu_batched);
+  m.impl("leaky_relu", relukit::leaky_relu_batched);
+  m.impl("gelu", relukit::gelu_batched);
+  m.impl("relu_backward", relukit::relu_backward_batched);
+  m.impl("leaky_relu_backward", relukit::leaky_relu_backward_batched);
+  m.impl("gelu_backward", relukit::gelu_backward_batched);
 }
