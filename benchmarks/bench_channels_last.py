@@ -11,6 +11,12 @@ around them get their preferred layout and no copy is made on the way; before, e
 returned a contiguous tensor and the next convolution converted it back. The step also asserts
 that every activation's output and gradient are channels_last.
 
+Beside the headline (relukit's modules), two variants split the difference: the native ops
+called directly (no Python layer), and the native ReLU alone with torch.nn's GELU (ReLU is the
+same math as ATen's, so that ratio is the layout's cost alone); then each activation alone,
+forward+backward on the hidden tensor (exact GELU computes in float64, dearer than ATen's
+float32 approximation whatever the layout).
+
 Run: ``python benchmarks/bench_channels_last.py [reps]``
 → ``benchmarks/results/channels_last.json``.
 """
@@ -114,6 +120,33 @@ def activation_rows(x: torch.Tensor, reps: int) -> list[dict]:
     return rows
 
 
+class NativeOp(nn.Module):
+    """A torch.ops.relukit op as a module: the kernels without relukit's Python layer."""
+
+    def __init__(self, name: str, *args) -> None:
+        super().__init__()
+        self.op, self.args = getattr(torch.ops.relukit, name), args
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x, *self.args)
+
+
+def variant_rows(x: torch.Tensor, theirs: nn.Sequential, reps: int) -> list[dict]:
+    """The same step with the native ops called directly (no Python layer), and with only
+    ReLU's (the same math as ATen's: what the layout alone costs)."""
+    rows = []
+    for label, relu, gelu in (
+        ("torch.ops.relukit ReLU and GELU", NativeOp("relu"), NativeOp("gelu", False)),
+        ("torch.ops.relukit ReLU, torch.nn GELU", NativeOp("relu"), nn.GELU()),
+    ):
+        net = model(relu, gelu)
+        check_layout(net, x)
+        ms = paired(lambda n=net: step(n, x), lambda: step(theirs, x), reps)
+        rows.append({"variant": label, "relukit_ms": ms[0], "torch_nn_ms": ms[1], "ratio": ms[2]})
+        print(f"  {label:38s} ratio {ms[2]:.3f}", flush=True)
+    return rows
+
+
 def main(reps: int = REPS) -> dict:
     x = torch.randn(SHAPE).contiguous(memory_format=torch.channels_last)
     ours = model(rt.ReLU(), rt.GELU())
@@ -142,6 +175,8 @@ def main(reps: int = REPS) -> dict:
         f"ratio (paired median) {ratio:.3f}  copy_ {bw:.1f} GB/s",
         flush=True,
     )
+    # Where the difference comes from: the Python layer, exact GELU, the layout.
+    result["variant_rows"] = variant_rows(x, theirs, reps)
     # What the activations themselves cost, on the hidden tensor (relukit's exact GELU computes
     # in float64: dearer than ATen's float32 approximation, whatever the layout).
     result["activation_rows"] = activation_rows(torch.randn_like(x), reps)
