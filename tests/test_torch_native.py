@@ -8,6 +8,7 @@ them degrades to the ATen path with a warning, not an error.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -124,6 +125,29 @@ def test_relu_double_backward_keeps_the_nan_rule():
         g.detach(), torch.tensor([0.1, 0.1, 1.0, float("nan")]), equal_nan=True
     )
     assert g.requires_grad  # a graph was built (through relukit::leaky_relu_backward_graph)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_graph_backwards_are_the_aten_paths_formulas(dtype):
+    # relukit::*_backward_graph (C++, for create_graph=True) and _autograd's *_grad (the ATen
+    # path) write the same formulas twice: they must agree bit for bit, values and graphs.
+    from relukit.torch import _autograd as ag
+
+    special = [0.0, -0.0, math.inf, -math.inf, math.nan, 31.0, -31.0, 1e30, -1e30]
+    x = torch.cat([4 * torch.randn(64, dtype=torch.float64), torch.tensor(special)]).to(dtype)
+    g = torch.randn(x.shape, dtype=torch.float64).to(dtype)
+    y = torch.relu(x)
+    leaky = torch.nn.functional.leaky_relu(x, 0.1)
+    R = torch.ops.relukit
+    pairs = [
+        (R.relu_backward_graph(g, y, 0.0), ag.relu_grad(g, y, True)),
+        (R.leaky_relu_backward_graph(g, leaky, 0.1), ag.leaky_grad(g, leaky, 0.1, True, True)),
+        (R.leaky_relu_backward_graph(g, x, -0.5), ag.leaky_grad(g, x, -0.5, False, True)),
+        (R.gelu_backward_graph(g, x, 0.0), ag.gelu_grad(g, x, "none", True)),
+        (R.gelu_backward_graph(g, x, 1.0), ag.gelu_grad(g, x, "tanh", True)),
+    ]
+    for ours, theirs in pairs:
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
 
 
 def test_unbuildable_kernels_warn_once_and_fall_back(monkeypatch):

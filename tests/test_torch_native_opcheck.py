@@ -4,7 +4,8 @@ opcheck runs each op under SchemaCheckMode, checks that its autograd is register
 autograd key, compares its Meta kernel against the CPU kernel under FakeTensor (shapes, dtypes,
 strides), and compares eager values and gradients against AOTAutograd with dynamic shapes. On
 top, ``torch.compile(fullgraph=True)`` of a function calling the ops directly must give the
-values and gradients of eager mode bit for bit (its graph calls the same kernels).
+values and gradients of eager mode bit for bit (its graph calls the same kernels), and
+``torch.export`` with a dynamic batch keeps the ops in its graph.
 """
 
 from __future__ import annotations
@@ -168,3 +169,19 @@ def test_compiled_fullgraph_equals_eager_bit_for_bit(dtype, dynamic):
     (y_eager, g_eager), (y_compiled, g_compiled) = results
     assert torch.equal(y_compiled, y_eager)
     assert torch.equal(g_compiled, g_eager)
+
+
+class _Chain(torch.nn.Module):
+    def forward(self, x):
+        return _chain(x)
+
+
+@pytest.mark.slow  # torch.export
+def test_torch_export_with_a_dynamic_batch_keeps_the_ops():
+    x = torch.randn(4, 8)
+    batch = torch.export.Dim("batch")
+    exported = torch.export.export(_Chain(), (x,), dynamic_shapes={"x": {0: batch}})
+    targets = {str(n.target) for n in exported.graph.nodes if n.op == "call_function"}
+    assert targets == {"relukit.gelu.default", "relukit.leaky_relu.default", "relukit.relu.default"}
+    other = torch.randn(7, 8)
+    assert torch.equal(exported.module()(other), _chain(other))
