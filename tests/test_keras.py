@@ -400,6 +400,46 @@ def test_integer_inputs_follow_the_contract(case):
         assert_close(to_numpy(y), ref, "float32")
 
 
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c.id)
+def test_bool_inputs_follow_the_contract(case):
+    """Bools are integers: ReLU keeps them (tensorflow has no comparison of bools: computed
+    through uint8), the others compute in floatx."""
+    x = np.array([[True, False, True]])
+    want = "bool" if case.activation.keeps_integers else keras.config.floatx()
+    ref = reference(case, x.astype(np.float32), "float32")
+    for y in (call(case, x), call(case, keras.ops.convert_to_tensor(x)), make_layer(case)(x)):
+        assert keras.backend.standardize_dtype(y.dtype) == want
+        assert_close(to_numpy(keras.ops.cast(y, "float32")), ref, "float32")
+
+
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=lambda c: c.id)
+def test_variables_and_zero_dimensional_inputs(case):
+    """A keras.Variable is read as a tensor (tf.custom_gradient refuses captured variables);
+    a 0-d x keeps its shape, also with a one-slope weight tensor (PReLU's gave shape (1,))."""
+    x = np.array([-1.5, 0.5, 2.0], np.float32)
+    ref = reference(case, x, "float32")
+    assert_close(to_numpy(call(case, keras.Variable(x))), ref, "float32")
+    for v, want in zip(x, ref, strict=True):
+        y = call(case, np.float32(v))
+        assert tuple(y.shape) == ()
+        assert_close(to_numpy(y), want, "float32")
+    for a in WEIGHTED:
+        y = rk.function(a)(np.float32(-2.0), tensor([0.25], "float32"))
+        assert tuple(y.shape) == () and to_numpy(y)[()] == -0.5
+
+
+def test_numpy_bfloat16_and_float8_arrays():
+    """ml_dtypes' NumPy bfloat16 is a floating dtype relukit computes; float8 is refused."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([-2.0, 0.5], ml_dtypes.bfloat16)
+    y = rk.gelu(x)
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
+    want = reference(default_case("gelu"), x.astype(np.float32), "bfloat16")
+    assert_close(to_numpy(y), want, "bfloat16")
+    with pytest.raises(TypeError, match=r"x must hold real numbers.*float8_e4m3fn"):
+        rk.gelu(np.array([1.0], ml_dtypes.float8_e4m3fn))
+
+
 # --- layers ---------------------------------------------------------------------------------
 
 # One layer per entry with non-default parameters where the entry has some (config round trips

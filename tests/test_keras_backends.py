@@ -1,4 +1,5 @@
-"""tests/test_keras.py (and relukit.keras's doctests) on every Keras backend.
+"""tests/test_keras.py, relukit.keras's doctests and the Keras sections of test_contract.py and
+test_properties.py (their ``keras`` tests) on every Keras backend.
 
 Keras reads KERAS_BACKEND once per process, so the in-process run stays on torch (conftest.py)
 and each other backend gets a subprocess. jax runs with ``JAX_ENABLE_X64=1`` so that float64 is
@@ -19,14 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {"jax": {"JAX_ENABLE_X64": "1"}, "tensorflow": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
 
 
-@pytest.mark.slow  # a subprocess running the Keras tests: ~45 s (jax), ~20 s (tensorflow)
+# Every test of these is about Keras (-k keras keeps the Keras sections of the shared modules).
+PATHS = ["tests/test_keras.py", "src/relukit/keras", "tests/test_contract.py",
+         "tests/test_properties.py"]  # fmt: skip
+
+
+@pytest.mark.slow  # a subprocess running the Keras tests: ~85 s (jax), ~30 s (tensorflow)
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_keras_tests_pass_on_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (the test extra installs it)")
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_keras.py", "src/relukit/keras", "-q",
-         "-p", "no:cacheprovider", "-x"],
+        [sys.executable, "-m", "pytest", *PATHS, "-k", "keras", "-q", "-p", "no:cacheprovider",
+         "-x"],
         capture_output=True,
         text=True,
         cwd=ROOT,

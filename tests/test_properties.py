@@ -175,3 +175,167 @@ def test_torch_contract_and_agreement_with_numpy(drawn):
 
 def _np(dtype: str) -> str:
     return "float32" if dtype == "bfloat16" else dtype
+
+
+# --- Keras --------------------------------------------------------------------------------------
+#
+# relukit.keras on the backend KERAS_BACKEND names (torch in CI's main run);
+# tests/test_keras_backends.py reruns this property (-k keras) under jax and tensorflow.
+
+import os  # noqa: E402
+
+from hypothesis import assume, settings  # noqa: E402
+
+# relukit.keras' float64 bound against NumPy's float64 result (itself within 4 ulp of mpmath), in
+# ulps (value, derivative), per backend, measured: the backends' own float64 erfc and exp decide
+# GELU's and SiLU's far left tail (jax's and tensorflow's erfc lose up to 1546 ulp below
+# x = −35.4, see test_keras.GAUSSIAN_ULPS).
+KERAS_FLOAT64_ULPS = {"torch": (4.5, 4.0), "jax": (1600.0, 4.0), "tensorflow": (1600.0, 4.0)}
+# Below these magnitudes results are compared absolutely (in ulps of the threshold): relukit.keras
+# rounds a result whose intermediate is subnormal twice, and XLA's CPU runtime (jax, tensorflow)
+# flushes subnormals to zero (test_keras measures the same way).
+KERAS_TINY = {"float16": 0.0, "float32": 1e-29, "float64": 1e-289}
+# Examples per backend: jax compiles each primitive anew for every shape and dtype drawn (~0.2 s
+# an example), so its subprocess run draws fewer; torch (CI's main run) and tensorflow the
+# profile's 200.
+KERAS_EXAMPLES = {"jax": 80}.get(os.environ.get("KERAS_BACKEND", "torch"), 200)
+
+
+def _keras_numpy(keras, t) -> np.ndarray:
+    """A backend tensor as NumPy (no torch ``__array__`` warning)."""
+    t = keras.ops.stop_gradient(t)
+    if keras.backend.backend() == "torch":
+        return t.detach().cpu().numpy()
+    return np.asarray(t)
+
+
+def _keras_value_and_grad(keras, fn, x):
+    """(fn(x), ∂ sum(fn(x)) / ∂x) on the current backend."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        leaf = x.detach().clone().requires_grad_(True)
+        y = fn(leaf)
+        if not y.numel():
+            return y.detach(), torch.zeros_like(leaf)
+        (g,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
+        return y.detach(), g
+    if backend == "jax":
+        import jax
+
+        y, pull = jax.vjp(fn, x)
+        return y, pull(keras.ops.ones_like(y))[0]
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return y, tape.gradient(y, x, output_gradients=tf.ones_like(y))
+
+
+def _keras_flushes(keras, dtype: str) -> bool:
+    """Whether the backend computes in ``dtype`` with subnormals flushed to zero (XLA's CPU)."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    t = keras.ops.convert_to_tensor(np.array([tiny], dtype))
+    return not bool(_keras_numpy(keras, t > 0)[0])
+
+
+def _keras_close(got, want, ulps, dtype, tiny=0.0, scale=None) -> np.ndarray:
+    """Elementwise: equal to the reference rounded to ``dtype`` (NaN-aware, infinities and
+    overflow included), or |got − want| ≤ ulps·spacing(max(|want|, scale, tiny)) in ``dtype``
+    against the unrounded reference (as test_keras measures)."""
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    with np.errstate(all="ignore"):
+        rounded = want.astype(dtype).astype(np.float64)
+        same = (got == rounded) | (np.isnan(got) & np.isnan(want))
+        size = np.maximum(np.abs(want), tiny)
+        if scale is not None:
+            size = np.maximum(size, scale)
+        spacing = np.spacing(size.astype(dtype)).astype(np.float64)
+        close = np.abs(got - want) <= ulps * spacing
+    return same | close
+
+
+@settings(max_examples=KERAS_EXAMPLES)
+@given(inputs(), st.booleans())
+def test_keras_contract_and_agreement_with_numpy(drawn, weight_as_tensor):
+    """relukit.keras against the NumPy reference: the same parameters refused (naming them),
+    the input's shape and dtype, NaN exactly where x is NaN (value and gradient), x unchanged,
+    the same result from any NumPy layout and from a tensor, and values and gradients within
+    the measured bounds: float64 ``KERAS_FLOAT64_ULPS``, float32 ``case.keras_float32_ulps``
+    (``KERAS_FLOAT32_ULPS``) of NumPy's float64 result, float16 within 1 ulp of NumPy's
+    float32 result (relukit.keras computes it in float32 and rounds once)."""
+    keras = pytest.importorskip("keras")
+    from cases import KERAS_FLOAT32_ULPS
+
+    import relukit.keras as rk
+
+    case, dtype, x, params = drawn
+    backend = keras.backend.backend()
+    if dtype == "float64" and backend == "jax":
+        import jax
+
+        assume(jax.config.jax_enable_x64)  # else jax computes float64 as float32
+    before = x.copy()
+    fn = case.numpy_fn()
+    try:
+        fn(x, **params)
+        numpy_refuses = None
+    except (TypeError, ValueError) as err:
+        numpy_refuses = err
+    wdtype = "float64" if dtype == "float64" else "float32"  # a weight's dtype, as layers hold it
+    kparams = {
+        k: keras.ops.convert_to_tensor(np.array([v], wdtype))
+        if weight_as_tensor and case.activation.param(k).kind == "weight"
+        else v
+        for k, v in params.items()
+    }
+    kfn = getattr(rk, case.name)
+    try:
+        y = kfn(x, **kparams)  # the NumPy array in its layout (read-only, strided...)
+        t = keras.ops.convert_to_tensor(np.array(x))
+        yt, g = _keras_value_and_grad(keras, lambda v: kfn(v, **kparams), t)
+    except (TypeError, ValueError) as err:
+        assert numpy_refuses is not None, err  # refused where NumPy computes
+        assert params != case.params and _error_names_the_argument(err, params), err
+        return
+    assert numpy_refuses is None, numpy_refuses  # computed where NumPy refuses
+    np.testing.assert_array_equal(x, before)  # never mutated
+    for r in (y, yt, g):
+        assert tuple(r.shape) == x.shape
+        assert keras.backend.standardize_dtype(r.dtype) == dtype
+    y, yt, g = (_keras_numpy(keras, r).astype(np.float64) for r in (y, yt, g))
+    np.testing.assert_array_equal(y, yt)  # the same numbers whatever the layout
+    assert np.array_equal(np.isnan(y), np.isnan(x))  # NaN exactly where the input is NaN
+    assert np.array_equal(np.isnan(g), np.isnan(x))
+    # The reference on x as the backend sees it (subnormals are ±0 where it flushes them).
+    cdtype = "float32" if dtype == "float16" else dtype
+    xc = x.astype(cdtype)
+    if _keras_flushes(keras, cdtype):
+        xc = np.where(np.abs(xc) < np.finfo(cdtype).tiny, np.copysign(0.0, xc), xc).astype(cdtype)
+    if dtype == "float16":  # within 1 ulp of NumPy's float32 result, rounded to float16
+        wide, ulps = xc, (1.0, 1.0)
+    elif dtype == "float32":
+        wide = xc.astype(np.float64)
+        ulps = case.keras_float32_ulps.get(backend, KERAS_FLOAT32_ULPS)
+    else:
+        wide, ulps = xc, KERAS_FLOAT64_ULPS.get(backend, KERAS_FLOAT64_ULPS["torch"])
+    want = np.asarray(fn(wide, **params), np.float64)  # unrounded: float64, float32 (float16)
+    want_d = np.asarray(fn.derivative(wide, **params), np.float64)
+    tiny = KERAS_TINY[dtype]
+    ok = _keras_close(y, want, ulps[0], dtype, tiny)
+    assert ok.all(), (x[~ok], y[~ok], want[~ok])
+    ok = _keras_close(g, want_d, ulps[1], dtype, tiny)
+    if not ok.all() and case.derivative_scale is not None:
+        # f' crosses zero (GELU near x ≈ −0.75, SiLU near −1.28): errors in units of the size
+        # of the terms it sums there (mpmath), as test_keras measures them.
+        import mpmath
+
+        with mpmath.workdps(30):
+            scale = np.array(
+                [float(case.derivative_scale(mpmath.mpf(float(v)), **params)) for v in wide[~ok]]
+            )
+        ok[~ok] = _keras_close(g[~ok], want_d[~ok], ulps[1], dtype, tiny, scale)
+    assert ok.all(), (x[~ok], g[~ok], want_d[~ok])

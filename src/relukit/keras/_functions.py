@@ -15,11 +15,35 @@ dtypes: float16 and bfloat16 are computed in float32 and rounded once (also unde
 float32, float64 in float64. Integer and bool inputs: entries that keep integers (ReLU) keep
 their dtype, as ``keras.ops.relu`` does; the others compute in ``keras.config.floatx()``, as
 ``keras.ops.exp`` promotes integers.
+
+Bad input (the contract's rule: an exception that names the argument and what is accepted):
+
+- ``x`` must be a dense tensor or array-like of real numbers: float16, bfloat16, float32,
+  float64, integers or bool. Complex (Keras would drop the imaginary part), float8, extended
+  precision, string, object and ``None`` inputs raise ``TypeError`` naming ``x`` and the dtype
+  or type; so do sparse and ragged tensors. A ``numpy.ma.MaskedArray`` is refused too
+  (``TypeError``): backend tensors carry no mask, so the result would silently lose it; pass
+  ``np.ma.getdata(x)`` and reapply the mask, or use relukit's NumPy function, which keeps it.
+- A real parameter must be finite in the compute dtype (float32 for half types and for
+  integers under a float32 ``floatx``), where it is rounded: ``negative_slope=1e39`` on float32
+  input raises ``ValueError: negative_slope=1e+39 overflows float32, ...`` (NumPy's and torch's
+  rule). A parameter that rounds to 0 there (``leaky_relu(x, 1e-300)`` on float32) is a zero
+  slope, which gives 0 at −inf (its limit, not 0·(−inf) = NaN), as PReLU's zero slopes do.
+- A weight (PReLU's slopes) must hold real numbers (float or int; bool and complex raise
+  ``TypeError``) that are finite in the compute dtype (``ValueError`` naming it). Python and
+  NumPy weights are always checked; a backend tensor or variable is checked where its value is
+  known without a device sync or a trace: eagerly on the CPU (as relukit.torch checks its
+  slopes; Keras' torch trainer runs eagerly, so there a slope that turns NaN in training is
+  refused at the next step). Under ``jit`` (jax, tensorflow's ``tf.function``,
+  ``torch.compile``), on an accelerator, and for a symbolic (``keras.KerasTensor``) weight the
+  slopes are not inspected: a NaN slope then gives NaN and an infinite one ±inf for x < 0, as
+  the formula does.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +59,10 @@ __all__ = ["compute_dtype", "function", "result_dtype"]
 NS: Namespace = _ops  # the module is the namespace (a structural ``Namespace``)
 
 _HALF = ("float16", "bfloat16")
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+_ACCEPTED = "float16, bfloat16, float32, float64, integers or bool"
+# Tensor types whose elements are not a dense array (tensorflow, jax.experimental.sparse).
+_NOT_DENSE = frozenset({"SparseTensor", "RaggedTensor", "IndexedSlices", "BCOO", "BCSR"})
 
 
 def _standard(dtype: Any) -> str:
@@ -42,8 +70,196 @@ def _standard(dtype: Any) -> str:
 
 
 def is_float(dtype: Any) -> bool:
-    """A floating dtype (float16/32/64, bfloat16)."""
-    return _standard(dtype).startswith(("float", "bfloat"))
+    """A floating dtype relukit computes: float16/32/64 or bfloat16 (float8 is not one)."""
+    return _standard(dtype) in _FLOATS
+
+
+def _is_real(dtype: str) -> bool:
+    return dtype in _FLOATS or dtype == "bool" or dtype.startswith(("int", "uint"))
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return _standard(dtype)
+    except (TypeError, ValueError):  # a dtype Keras has no name for (torch.complex32...)
+        return str(dtype)
+
+
+def _refuse_dtype(where: str, dtype: str) -> TypeError:
+    return TypeError(
+        f"{where} must hold real numbers ({_ACCEPTED}); got dtype {dtype}. Complex, float8, "
+        "extended-precision, string and object values are not accepted: convert first (e.g. "
+        "keras.ops.real(x), or keras.ops.cast(x, 'float32'))"
+    )
+
+
+def _not_dense(x: Any) -> str | None:
+    """What ``x`` is if it is a tensor without a dense layout (sparse, ragged, nested)."""
+    if type(x).__name__ in _NOT_DENSE:
+        return type(x).__name__
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        if x.is_nested:
+            return "a nested tensor"
+        if x.layout != torch.strided:
+            return f"a tensor of layout {x.layout}"
+    return None
+
+
+def check_input(activation: Activation, x: Any, where: str) -> None:
+    """Refuse what relukit cannot compute, naming the argument (``where``) and what is
+    accepted; takes no copy and converts nothing (layers call it before Keras does)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{where} is a numpy.ma.MaskedArray: relukit.keras computes on backend tensors, "
+            "which carry no mask, so the result would silently lose it. Pass np.ma.getdata(x) "
+            "and reapply the mask (np.ma.MaskedArray(result, mask=np.ma.getmaskarray(x))), or "
+            f"use relukit.{activation.name} (NumPy), which keeps it"
+        )
+    kind = _not_dense(x)
+    if kind is not None:
+        raise TypeError(
+            f"{where} must be a dense tensor or array-like of real numbers ({_ACCEPTED}); got "
+            f"{kind}. Apply the activation to its values"
+        )
+    if isinstance(x, keras.KerasTensor) or ops.is_tensor(x) or hasattr(x, "assign"):
+        dtype = _dtype_name(x.dtype)
+    elif x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"{where} must be a tensor or array-like of real numbers ({_ACCEPTED}); "
+            f"got {type(x).__name__}"
+        )
+    else:  # array-likes, scalars, another framework's tensors
+        try:
+            a = np.asarray(x)
+        except Exception as err:  # any failure to read it is the same refusal
+            raise TypeError(
+                f"{where} must be a tensor or array-like of real numbers ({_ACCEPTED}); could "
+                f"not read {type(x).__name__} as an array: {err}"
+            ) from None
+        if a.dtype.kind == "f" and a.dtype.itemsize > 8:
+            raise TypeError(
+                f"{where} has dtype {a.dtype} (extended precision), which relukit.keras does not "
+                f"compute in (it takes {_ACCEPTED}): float64 would silently lose its range; cast "
+                "to float64 first"
+            )
+        if a.dtype.kind not in "fiub" and str(a.dtype) not in _FLOATS:  # ml_dtypes' bfloat16
+            raise _refuse_dtype(where, str(a.dtype))
+        return
+    if not _is_real(dtype):
+        raise _refuse_dtype(where, dtype)
+
+
+def as_input(activation: Activation, x: Any, where: str) -> Any:
+    """``x`` checked (``check_input``), as a backend tensor (or the ``KerasTensor`` itself)."""
+    check_input(activation, x, where)
+    if isinstance(x, keras.KerasTensor):
+        return x
+    if hasattr(x, "assign"):  # a variable: read it (tf.custom_gradient refuses captured ones)
+        return ops.copy(x)
+    try:
+        return ops.convert_to_tensor(x)
+    except (TypeError, ValueError) as err:  # e.g. uint64 on the torch backend
+        raise TypeError(
+            f"{where} could not be converted to a {keras.backend.backend()} tensor: {err}"
+        ) from None
+
+
+def param_dtype(dtype: Any) -> str:
+    """The dtype parameters and weights are rounded to (and must be finite in) for an input of
+    ``dtype``: its compute dtype; ``floatx``'s for integer and bool inputs."""
+    dtype = _standard(dtype)
+    return compute_dtype(dtype if is_float(dtype) else keras.config.floatx())
+
+
+def check_param_range(
+    activation: Activation, params: dict[str, Any], dtype: str, whose: str = "this input's"
+) -> None:
+    """The contract's range rule: a real parameter must be finite in ``dtype`` (where it is
+    rounded); otherwise a ``ValueError`` names it and the dtype (NumPy's wording)."""
+    limit = float(np.finfo(dtype).max)
+    for p in activation.params:
+        value = params.get(p.name)
+        if p.kind == "real" and isinstance(value, float) and abs(value) > limit:
+            raise ValueError(
+                f"{p.name}={value!r} overflows {dtype}, the dtype {whose} parameters must be "
+                f"finite in; use a value of magnitude at most {limit:.4g}"
+            )
+
+
+def known_values(t: Any) -> np.ndarray | None:
+    """A backend tensor's values as NumPy where they can be read without tracing or a device
+    sync (eager, on the CPU, where relukit.torch checks a weight's values too); else ``None``.
+
+    Read on the host, never with backend ops: under ``jax.jit`` even an op on a concrete array
+    is staged, and its result cannot be tested.
+    """
+    if isinstance(t, np.ndarray):
+        return t
+    backend = keras.backend.backend()
+    try:
+        if backend == "torch":
+            import torch
+
+            if (
+                t.device.type != "cpu"
+                or torch.compiler.is_compiling()
+                or torch.jit.is_tracing()
+                or isinstance(t, torch._subclasses.FakeTensor)
+            ):
+                return None
+            t = t.detach()
+            return (t if t.dtype == torch.float64 else t.to(torch.float32)).numpy()
+        if backend == "jax":
+            import jax
+
+            if isinstance(t, jax.core.Tracer) or any(d.platform != "cpu" for d in t.devices()):
+                return None
+            return np.asarray(t)
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if not tf.executing_eagerly() or "CPU" not in t.device:
+                return None
+            return np.asarray(t.numpy())
+    except (AttributeError, TypeError, RuntimeError, ValueError):
+        return None
+    return None
+
+
+def _all_finite(values: np.ndarray, dtype: str) -> bool:
+    """Whether ``values`` are finite once rounded to ``dtype`` (1e39 is not, in float32)."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(values.astype(dtype)).all())
+
+
+def check_weight(weight: Any, dtype: str, label: str, xdtype: str) -> None:
+    """A weight must hold real slopes (float or int) that are finite in ``dtype``; values are
+    checked where they are known (Python/NumPy always; tensors per ``_known``)."""
+    where = f"(the dtype relukit.keras computes in for {xdtype} input)"
+    if isinstance(weight, keras.KerasTensor) or ops.is_tensor(weight) or hasattr(weight, "assign"):
+        wdtype = _dtype_name(weight.dtype)
+        if wdtype == "bool" or not _is_real(wdtype):
+            raise TypeError(f"{label} must hold real slopes (float or int), got dtype {wdtype}")
+        if isinstance(weight, keras.KerasTensor):
+            return
+        t = weight.value if hasattr(weight, "assign") and hasattr(weight, "value") else weight
+        values = known_values(t)
+        if values is not None and not _all_finite(values, dtype):
+            raise ValueError(
+                f"{label} must hold finite slopes in {dtype} {where}; got a NaN or an infinity"
+            )
+        return
+    try:
+        a = np.asarray(weight)
+    except Exception as err:  # any failure to read it is the same refusal
+        raise TypeError(f"{label} must hold real slopes (float or int): {err}") from None
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{label} must hold real slopes (float or int), got dtype {a.dtype}")
+    if not _all_finite(a, dtype):
+        raise ValueError(
+            f"{label} must hold finite slopes in {dtype} {where}; got a NaN or an infinity"
+        )
 
 
 def compute_dtype(dtype: Any) -> str:
@@ -70,7 +286,9 @@ def _cast(x: Any, dtype: str) -> Any:
 
 def _round_params(params: dict[str, Any], dtype: str) -> dict[str, Any]:
     """Real parameters rounded to the compute dtype (as PyTorch and JAX round them), kept as
-    Python floats so the catalog's ``if negative_slope == 0`` stays a Python test."""
+    Python floats so the catalog's ``if negative_slope == 0`` stays a Python test (a slope
+    that rounds to 0, 1e-300 in float32, is then a zero slope). Callers have checked the range
+    (``check_param_range``)."""
     t = np.dtype(dtype).type
     return {k: float(t(v)) if isinstance(v, float) else v for k, v in params.items()}
 
@@ -104,11 +322,14 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
     dtype = _standard(x.dtype)
     if not is_float(dtype):
         if activation.keeps_integers and not weights:
-            # ReLU: exact in the integer dtype, nothing to differentiate.
-            return _cast(activation.forward(NS, x, **params), dtype)
+            # ReLU: exact in the integer dtype, nothing to differentiate (bool through uint8:
+            # tensorflow has no comparison of bools).
+            xi = ops.cast(x, "uint8") if dtype == "bool" else x
+            return _cast(activation.forward(NS, xi, **params), dtype)
         x = ops.cast(x, keras.config.floatx())
         dtype = _standard(x.dtype)
     cdtype = compute_dtype(dtype)
+    check_param_range(activation, params, cdtype)
     p = _round_params(params, cdtype)
     names = list(weights)
     ws = [w if is_float(w.dtype) else ops.cast(w, dtype) for w in weights.values()]
@@ -142,11 +363,11 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
 def shape_weight(weight: Any, x: Any, axis: int, name: str) -> Any:
     """A scalar or 1-D weight reshaped to broadcast along ``axis`` of x (differentiably);
     a weight of higher rank is taken as already broadcastable (Keras' stored layout)."""
+    size = int(np.prod(weight.shape))
+    if len(weight.shape) <= 1 and size == 1:  # one slope: x's shape, 0-d x included
+        return ops.reshape(weight, ())
     if len(weight.shape) > 1 or len(weight.shape) >= len(x.shape):
         return weight
-    size = int(np.prod(weight.shape))
-    if size == 1:
-        return ops.reshape(weight, ())
     if not -len(x.shape) <= axis < len(x.shape):
         raise ValueError(
             f"axis {axis} is out of range for x with {len(x.shape)} dimensions; a {name} of "
@@ -239,21 +460,45 @@ def _make(activation: Activation) -> Callable[..., Any]:
             raise TypeError(f"axis must be an int, got {axis!r}")
         bound = activation.bind(args, kwargs)
         values = {k: v for k, v in bound.items() if k not in weights}
-        given = [bound[w] for w in weights]
-        if isinstance(x, keras.KerasTensor) or any(isinstance(w, keras.KerasTensor) for w in given):
-            return _SymbolicActivation(name, values, axis=int(axis))(x, *given)
-        x = ops.convert_to_tensor(x)
-        shaped = {
-            w: shape_weight(_weight_tensor(v, x), x, int(axis), w)
-            for w, v in zip(weights, given, strict=True)
-        }
-        return apply(activation, x, values, shaped)
+        given = {w: bound[w] for w in weights}
+        return run(activation, x, values, given, axis=int(axis))
 
     fn.__signature__ = _signature(activation, bool(weights))  # type: ignore[attr-defined]
     fn.__name__ = fn.__qualname__ = name
     fn.__module__ = "relukit.keras"
     fn.__doc__ = _render_doc(activation, bool(weights))
     return keras.saving.register_keras_serializable(package="relukit", name=name)(fn)
+
+
+def run(
+    activation: Activation,
+    x: Any,
+    values: dict[str, Any],
+    weights: dict[str, Any],
+    *,
+    axis: int = -1,
+    where: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Any:
+    """The function's body, shared with the layers: checks, then ``apply`` (or a symbolic
+    operation). ``values`` are checked catalog parameters; ``where`` names x in errors
+    (``"relu(): x"``), ``labels`` the weights (the layer calls PReLU's ``alpha``)."""
+    where = where or f"{activation.name}(): x"
+    labels = labels or {}
+    x = as_input(activation, x, where)
+    xdtype = _standard(x.dtype)
+    pdtype = param_dtype(xdtype)
+    if not (activation.keeps_integers and not is_float(xdtype) and not weights):
+        check_param_range(activation, values, pdtype)
+    for w, v in weights.items():
+        check_weight(v, pdtype, labels.get(w, w), xdtype)
+    given = list(weights.values())
+    if isinstance(x, keras.KerasTensor) or any(isinstance(w, keras.KerasTensor) for w in given):
+        return _SymbolicActivation(activation.name, values, axis=axis)(x, *given)
+    shaped = {
+        w: shape_weight(_weight_tensor(v, x), x, axis, labels.get(w, w)) for w, v in weights.items()
+    }
+    return apply(activation, x, values, shaped)
 
 
 def _signature(activation: Activation, has_weight: bool) -> inspect.Signature:
@@ -303,7 +548,23 @@ def _render_doc(activation: Activation, has_weight: bool) -> str:
             f"are computed in float32 and rounded once. Gradient: {gradient}. On a symbolic "
             "``keras.KerasTensor`` the call is a serializable Keras operation."
         ),
-        sections=[("Shape", "Any; the result has x's shape.")],
+        sections=[
+            (
+                "Raises",
+                "TypeError: x is not a dense tensor or array-like of real numbers (complex, "
+                "float8, string, object, ``None``, a masked array: named, with what is "
+                "accepted), or a parameter of the wrong type. ValueError: a parameter out of "
+                "range, or one that overflows the compute dtype (float32 for float32 and half "
+                "inputs)"
+                + (
+                    ", or non-finite slopes where their values are known (eager, on the CPU)"
+                    if has_weight
+                    else ""
+                )
+                + ".",
+            ),
+            ("Shape", "Any; the result has x's shape."),
+        ],
         example=_docs.example_lines(
             activation,
             setup=[

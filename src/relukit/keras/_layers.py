@@ -11,6 +11,16 @@ with ``keras.saving.register_keras_serializable(package="relukit")``, so a model
 Integer inputs are computed in the layer's compute dtype (entries that keep integers, ReLU,
 keep them); under a mixed-precision policy a layer computes half inputs in float32 and keeps
 its weights in float32.
+
+Bad input, as for the functions (``_functions``' docstring): a call on something that is not a
+dense tensor or array of real numbers (complex, string, ``None``, an object, a masked array)
+raises ``TypeError`` naming the input and what is accepted, before Keras converts it. A real
+parameter must be finite in the layer's compute dtype (float32 for half policies): that is
+checked at construction, when the dtype policy is known (``LeakyReLU(1e39)`` raises
+``ValueError`` under a float32 policy, is accepted under float64). A weight's initializer must
+give finite slopes (checked when the weight is built, ``ValueError`` naming the initializer);
+slopes set later (``set_weights``, training) are checked at each eager call on the CPU, where
+their values are known, and not under ``jit`` (see ``_functions``).
 """
 
 from __future__ import annotations
@@ -21,11 +31,12 @@ import warnings
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 from keras import constraints, initializers, ops, regularizers
 
 from .._catalog import Activation, Param, _docs, get
 from . import _facts
-from ._functions import function, is_float
+from ._functions import check_input, check_param_range, is_float, known_values, param_dtype, run
 
 __all__ = ["ActivationLayer", "layer"]
 
@@ -64,6 +75,15 @@ class ActivationLayer(keras.layers.Layer):
             raise ValueError(str(err)) from None
         options = self._check_options(given)
         super().__init__(**base)
+        # The range rule against the dtype this layer computes in (its policy's, float32 for
+        # half ones), known now: an overflowing parameter is refused here, as Keras' layers
+        # refuse bad arguments at construction.
+        try:
+            check_param_range(activation, values, param_dtype(self.compute_dtype), "this layer's")
+        except ValueError as err:
+            raise ValueError(
+                f"{cls.__name__}: {err} (its dtype policy: {self.dtype_policy.name!r})"
+            ) from None
         self.supports_masking = True
         for k, v in {**values, **options}.items():
             setattr(self, k, v)
@@ -92,13 +112,30 @@ class ActivationLayer(keras.layers.Layer):
 
     # --- the layer ------------------------------------------------------------------------------
 
+    def _where(self) -> str:
+        return f"{type(self).__name__}: the input"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Checked before Keras converts the input: Keras' own errors for a string, None or an
+        # object do not say what is accepted, and it would drop a complex input's imaginary
+        # part or a masked array's mask without a word.
+        if args:
+            check_input(self.relukit_activation, args[0], self._where())
+        elif "inputs" in kwargs:
+            check_input(self.relukit_activation, kwargs["inputs"], self._where())
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs):
         x = inputs
         if not self.relukit_activation.keeps_integers and not is_float(x.dtype):
             # Keras layers leave integer inputs alone and their ops then fail or truncate
             # (keras#23607); we compute them in the layer's compute dtype, as floats would be.
             x = ops.cast(x, self.compute_dtype)
-        return function(self.relukit_activation)(x, **self._values(), **self._weights_now())
+        activation = self.relukit_activation
+        labels = {p.name: _facts.weight_name(activation, p.name) for p in self._weight_params()}
+        return run(
+            activation, x, self._values(), self._weights_now(), where=self._where(), labels=labels
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -189,7 +226,7 @@ class WeightLayer(ActivationLayer):
             variable = self.add_weight(
                 shape=shape,
                 name=key,
-                initializer=getattr(self, f"{key}_initializer"),
+                initializer=_FiniteInitializer(getattr(self, f"{key}_initializer"), key),
                 regularizer=getattr(self, f"{key}_regularizer"),
                 constraint=getattr(self, f"{key}_constraint"),
                 autocast=False,
@@ -218,6 +255,35 @@ class WeightLayer(ActivationLayer):
         config["shared_axes"] = self.shared_axes
         config["channel_axis"] = self.channel_axis
         return config
+
+
+class _FiniteInitializer:
+    """An initializer whose values must be finite slopes (``alpha_initializer=Constant(nan)``
+    is refused by name when the weight is built). Only the variable sees this wrapper; the
+    layer keeps and serializes the initializer it was given."""
+
+    def __init__(self, initializer: Any, key: str) -> None:
+        self.initializer = initializer
+        self.key = key
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        value = self.initializer(shape, dtype=dtype)
+        values = known_values(value)  # None for a traced value (a weight built inside jit)
+        if values is not None and not np.isfinite(values).all():
+            raise ValueError(
+                f"{self.key} must hold finite slopes; {self.key}_initializer="
+                f"{_describe(self.initializer)} gave a NaN or an infinity"
+            )
+        return value
+
+
+def _describe(initializer: Any) -> str:
+    try:
+        config = initializer.get_config()
+    except (AttributeError, NotImplementedError):
+        return repr(initializer)
+    inner = ", ".join(f"{k}={v!r}" for k, v in config.items())
+    return f"{type(initializer).__name__}({inner})"
 
 
 _LAYERS: dict[str, type[ActivationLayer]] = {}
@@ -317,9 +383,19 @@ def _render_doc(activation: Activation) -> str:
     note = _facts.facts(activation).layer_note
     if note:
         sections.append(("Keras", note))
-    raises = "ValueError: a parameter that is not accepted (named)"
+    raises = (
+        "ValueError: a parameter that is not accepted (named), or one that overflows the "
+        "layer's compute dtype (float32 for half policies)"
+    )
     if weights:
-        raises += " or, at build, an axis out of range or of unknown size"
+        raises += (
+            " or, at build, an axis out of range or of unknown size, or an initializer that "
+            "gives non-finite slopes"
+        )
+    raises += (
+        ". TypeError, when called: an input that is not a dense tensor or array of real "
+        "numbers (complex, string, ``None``, an object, a masked array)"
+    )
     sections += [("Raises", raises + "."), ("Shape", shape)]
     return _docs.render(
         activation, args=args, sections=sections, example=_example(activation, weights)

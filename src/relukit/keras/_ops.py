@@ -123,11 +123,17 @@ def maximum(x: Any, b: Any, *, out: Any = None) -> Any:
 
 
 def minimum(x: Any, b: Any, *, out: Any = None) -> Any:
-    """min(x, b) in the tensor's own dtype; NaN propagates from either side."""
+    """min(x, b) in the tensor's own dtype, min(−0, 0) = −0; NaN propagates from either side.
+
+    Written ``x ≤ b ? x : b`` (NaN put back after): the form ``x > b ? b : x`` shares its
+    predicate with the catalog's ``select_positive(x, ...)`` around it, and XLA's CPU code for
+    the pair returned +0 for ``elu(−0)`` under jit (jax and tensorflow, float16 input computed
+    in float32: measured), breaking the sign-of-zero rule.
+    """
     _no_out(out)
     dtype = _dtype(x, b)
     xt, bt = _like(x, dtype), _like(b, dtype)
-    r = ops.where(xt > bt, bt, xt)
+    r = ops.where(ops.isnan(xt), xt, ops.where(xt <= bt, xt, bt))
     return r if _is_scalar(b) and not np.isnan(b) else ops.where(ops.isnan(bt), bt, r)
 
 
