@@ -1,10 +1,10 @@
 """autograd.Functions: ATen's fast kernels, relukit's saved-tensor policy, the kink and NaN rules.
 
 This is the path wherever relukit's native CPU kernels (``_native``) don't run: under
-``torch.compile`` and ``torch.func``, in forward-mode AD, on accelerators, in place, for PReLU,
-ELU, the tanh form and float64 GELU, and everywhere if the kernels could not be built. The native
-ops follow the same saved-tensor policy, and their double backward calls the ``*_grad`` functions
-below, so each derivative is written once.
+``torch.func`` and forward-mode AD, on accelerators, in place, for PReLU and ELU, and everywhere
+if the kernels could not be built. The native ops follow the same saved-tensor policy; their
+double backward (``relukit::*_backward_graph``, C++) runs the same formulas as the ``*_grad``
+functions below, which ``tests/test_torch_native_opcheck.py`` pins bit for bit.
 
 What each function saves for backward (one tensor of the input's size unless said otherwise):
 
