@@ -278,7 +278,7 @@ def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivat
         # 1.8e-6 near x = −4 on jax and tensorflow.
         keras_oracle_atol=4e-6,
         # XLA's float32 erfc (jax: 57 ulp in GELU's left tail) and Eigen's (tensorflow).
-        keras_float32_ulps={"jax": (60.0, 6.0), "tensorflow": (7.0, 6.0)},
+        keras_float32_ulps={"jax": (60.0, 6.0), "tensorflow": (8.0, 6.0)},
         # ATen's 0.5·x·(1 + erf(x/√2)) is off by up to 1.03e-6 in float32 on [-5.7, -3], just
         # above float32's atol (relukit's native kernels are exact; see gelu's docstring).
         oracle_atol={"float32": 1.2e-6},
