@@ -19,6 +19,10 @@ Loading is defensive, because a broken cache must never take a process down:
   with one warning that names it;
 - the first call is thread-safe: one thread builds, the others wait for its result.
 
+They run in eager mode and under ``torch.compile``/``torch.export`` (``for_input``), so compiled
+results equal eager ones bit for bit; ``torch.onnx.export`` gets the ATen path (standard ONNX
+operators), since ONNX has no translation for relukit's ops.
+
 Where they cannot be had, relukit warns once (with the cause) and keeps its ATen path, which
 keeps the contract except for GELU's float32 left tail. ``RELUKIT_NATIVE=0`` (or ``false``,
 ``off``, ``no``) turns them off.
@@ -228,10 +232,25 @@ class _Once:
 ops = _Once()
 
 
+@torch.compiler.assume_constant_result
+def _available() -> bool:
+    """Whether the ops load; under ``torch.compile`` a constant of the trace (the first trace
+    may build or load the library: dynamo runs this eagerly, outside the graph)."""
+    return ops() is not None
+
+
 def for_input(x: torch.Tensor):
-    """The native ops if they may run on x (eager, CPU, no transforms, no forward AD), else None."""
-    if not _ag.data_checks_allowed(x) or _ag._fwd_ad_active():
+    """The native ops if they may run on x, else None: CPU tensors in eager mode and under
+    ``torch.compile``/``torch.export`` (Meta kernels and the C++ autograd trace as they run), not
+    under ``torch.func`` transforms or forward AD (the C++ autograd has no forward mode) nor
+    under ``torch.onnx.export``, which cannot translate relukit's ops (the ATen path exports as
+    standard ONNX operators)."""
+    if x.device.type != "cpu" or _ag._fwd_ad_active() or _ag._functorch_active():
         return None
+    if torch.compiler.is_compiling():
+        if torch.onnx.is_in_onnx_export() or not _available():
+            return None
+        return torch.ops.relukit
     return ops()
 
 
