@@ -705,8 +705,9 @@ VALUE_PARAMS = [(a, p) for a in ENTRIES for p in a.params if p.kind in BAD]
 def test_bad_parameters_are_refused_naming_them(activation, param):
     fn, cls = rk.function(activation), rk.layer(activation)
     for bad in BAD[param.kind]:
-        with pytest.raises(ValueError, match=param.name):  # layers: ValueError, as Keras'
-            cls(**{param.name: bad})
+        if _facts.from_keras(param.name, bad) is bad:  # not Keras' spelling (GELU(True) is)
+            with pytest.raises(ValueError, match=param.name):  # layers: ValueError, as Keras'
+                cls(**{param.name: bad})
         with pytest.raises((TypeError, ValueError), match=param.name):
             fn(np.ones(2, np.float32), **{param.name: bad})
     with pytest.raises(TypeError, match="unexpected"):
@@ -876,3 +877,117 @@ def test_seed_example_trains_saves_and_loads(tmp_path):
     assert isinstance(loaded.layers[1], rk.LeakyReLU)
     assert loaded.layers[1].negative_slope == 0.01
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# --- API parity with keras.layers (issue #12 item 4) ----------------------------------------
+
+RELU_ARGS = [
+    {"max_value": 6.0},
+    {"negative_slope": 0.1},
+    {"threshold": 0.5},
+    {"max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5},
+    {"max_value": 2.0, "negative_slope": 0.25},
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs", RELU_ARGS, ids=lambda k: ",".join(f"{a}={v}" for a, v in k.items())
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_relu_takes_keras_arguments_with_keras_meaning(kwargs, dtype):
+    x = np.array([-np.inf, -3, -0.5, 0, 0.25, 0.5, 0.75, 2, 3, 6, 7, np.inf, np.nan], dtype)
+    layer = rk.ReLU(dtype=dtype, **kwargs)
+    out = layer(tensor(x, dtype))
+    assert keras.backend.standardize_dtype(out.dtype) == dtype
+    ours = to_numpy(out)
+    finite = np.isfinite(x)
+    if dtype != "float16":  # Keras computes float16 in float16; we round once from float32
+        keras_value = to_numpy(keras.layers.ReLU(dtype=dtype, **kwargs)(tensor(x, dtype)))
+        np.testing.assert_array_equal(ours[finite], keras_value[finite])
+    assert np.isnan(ours[np.isnan(x)]).all()
+    m = kwargs.get("max_value")
+    s, t = kwargs.get("negative_slope", 0.0), kwargs.get("threshold", 0.0)
+    xc = x.astype(rk.compute_dtype(dtype))
+    c = np.dtype(xc.dtype).type
+    with np.errstate(all="ignore"):
+        lower = c(s) * (xc - c(t)) if s else np.zeros_like(xc)
+        expect = np.where(xc > c(t), xc if m is None else np.minimum(xc, c(m)), lower)
+    np.testing.assert_array_equal(ours[~np.isnan(x)], expect[~np.isnan(x)].astype(dtype))
+    # f'(x): 1 inside, 0 from max_value on, the slope at and below threshold; NaN for NaN.
+    _, g = value_and_grad(layer, tensor(x, dtype))
+    g = to_numpy(g)
+    inside = (x > t) & (True if m is None else x < m)
+    slope = np.asarray(s, dtype)
+    expect = np.where(x > t, np.where(inside, 1.0, 0.0), slope).astype(dtype)
+    np.testing.assert_array_equal(g[~np.isnan(x)], expect[~np.isnan(x)])
+    assert np.isnan(g[np.isnan(x)]).all()
+
+
+def test_relu_keras_arguments_config_and_checks(tmp_path):
+    layer = rk.ReLU(6.0, 0.1, 0.5)
+    config = layer.get_config()
+    assert (config["max_value"], config["negative_slope"], config["threshold"]) == (6.0, 0.1, 0.5)
+    model = keras.Sequential([keras.Input((3,)), layer])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    x = np.array([[-1.0, 0.5, 9.0]], np.float32)
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
+    # Integers compute in the layer's compute dtype once an argument is given (kept otherwise).
+    assert keras.backend.standardize_dtype(rk.ReLU(max_value=2)(np.arange(4)).dtype) == "float32"
+    assert "int" in keras.backend.standardize_dtype(rk.ReLU()(np.arange(4)).dtype)
+    for bad in [{"max_value": float("inf")}, {"threshold": float("nan")}, {"negative_slope": True},
+                {"max_value": "6"}, {"negative_slope": 1e39}]:  # fmt: skip
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            rk.ReLU(**bad)
+    assert rk.discover(keras.Sequential([keras.Input((2,)), rk.ReLU(max_value=6.0)])) == []
+
+
+def test_gelu_takes_keras_boolean_approximate():
+    x = np.linspace(-4, 4, 9).astype(np.float32)
+    for flag, name in [(True, "tanh"), (False, "none")]:
+        layer = rk.GELU(approximate=flag)
+        assert layer.approximate == name and layer.get_config()["approximate"] == name
+        np.testing.assert_array_equal(to_numpy(layer(x)), to_numpy(rk.GELU(name)(x)))
+    with pytest.raises(ValueError, match="approximate"):
+        rk.GELU(approximate=1)  # not a bool: not Keras' spelling
+    with pytest.warns(UserWarning, match="alpha"):
+        assert rk.LeakyReLU(alpha=0.2).negative_slope == 0.2
+
+
+@pytest.mark.parametrize("activation", ENTRIES, ids=lambda a: a.name)
+def test_string_activations_through_keras_registry(activation, tmp_path):
+    name = f"relukit>{activation.name}"
+    if any(p.kind == "weight" for p in activation.params):  # needs its weight: not an activation=
+        assert keras.activations.get(name) is rk.function(activation)
+        return
+    assert keras.activations.get(name) is rk.function(activation)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation=name)])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].activation is rk.function(activation)
+    x = np.linspace(-2, 2, 6).reshape(2, 3).astype(np.float32)
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
+
+
+@pytest.mark.parametrize("activation", ENTRIES, ids=lambda a: a.name)
+def test_build_follows_keras_protocol(activation):
+    cls = rk.layer(activation)
+    calls = []
+
+    class Sub(cls):
+        def build(self, input_shape):
+            calls.append(tuple(input_shape))
+            super().build(input_shape)
+
+    weighted = activation in WEIGHTED
+    assert cls().built is not weighted  # stateless: built at construction, as Keras' ReLU
+    layer = Sub()
+    assert not layer.built
+    layer(np.ones((2, 3), np.float32))
+    assert calls == [(2, 3)] and layer.built
+    assert len(layer.trainable_weights) == int(weighted)
+
+
+def test_public_namespace_is_the_api():
+    public = {n for n in dir(rk) if not n.startswith("_")}
+    assert public == set(rk.__all__)

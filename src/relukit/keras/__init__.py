@@ -28,12 +28,14 @@ Example:
     ... ])
     >>> tuple(model(np.zeros((2, 10))).shape)
     (2, 1)
+
+Every function is also a string activation for Keras' layers, ``"relukit>" + name``
+(``keras.layers.Dense(8, activation="relukit>gelu")``), saved and loaded by ``model.save``
+/ ``keras.models.load_model``.
 """
 
-from __future__ import annotations
-
 try:
-    import keras
+    import keras as _keras
 except ImportError as err:  # keras missing, or its configured backend is not installed
     if getattr(err, "name", None) == "keras":
         raise ImportError(
@@ -46,9 +48,9 @@ except ImportError as err:  # keras missing, or its configured backend is not in
         'installed one, e.g. KERAS_BACKEND=torch. Keras itself: pip install "relukit[keras]"'
     ) from err
 
-if int(keras.__version__.split(".")[0]) < 3:
+if int(_keras.__version__.split(".")[0]) < 3:
     raise ImportError(
-        f'relukit.keras needs Keras 3; found {keras.__version__}: pip install "relukit[keras]"'
+        f'relukit.keras needs Keras 3; found {_keras.__version__}: pip install "relukit[keras]"'
     )
 
 from .._catalog import CATALOG as _CATALOG
@@ -61,6 +63,27 @@ globals().update({a.name: function(a) for a in _CATALOG})
 globals().update({a.class_name: layer(a) for a in _CATALOG})
 # Their __module__ is this module's name, so doctest collects their rendered examples from here
 # (no __test__ needed, unlike relukit's NumPy functions, which are instances).
+
+
+def _register_strings() -> None:
+    """``"relukit>gelu"`` as a string activation (``Dense(8, activation="relukit>gelu")``).
+
+    ``keras.activations.get`` looks strings up in Keras' table of its own activations only (not
+    in the serializable registry), so each function is added there under its registered name,
+    which cannot clash with Keras' names. A Keras without that table keeps working without
+    the strings (the functions themselves are still accepted and serializable).
+    """
+    try:
+        from keras.src import activations as _activations
+
+        table = _activations.ALL_OBJECTS_DICT
+    except (ImportError, AttributeError):  # pragma: no cover - a Keras that moved it
+        return
+    for a in _CATALOG:
+        table.setdefault(f"relukit>{a.name}", function(a))
+
+
+_register_strings()
 
 __all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
     "Unit",

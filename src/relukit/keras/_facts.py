@@ -9,9 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._catalog import Activation
+if TYPE_CHECKING:  # data only at run time: scripts/make_stubs.py loads this file on its own
+    from .._catalog import Activation
+
+
+@dataclass(frozen=True)
+class KerasArg:
+    """A constructor argument of Keras' layer that the catalog entry does not have, accepted by
+    relukit's layer with Keras' meaning (``ReLU(max_value=6.0)``); at its default the layer is
+    the catalog entry unchanged.
+
+    Attributes:
+        name: Keras' keyword (also positional, in this order, after the catalog's parameters).
+        default: Keras' default, which is the catalog entry's behaviour.
+        annotation: its type in the stubs (``"float | None"``).
+        doc: its docstring line.
+    """
+
+    name: str
+    default: Any
+    annotation: str
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -28,22 +48,54 @@ class KerasFacts:
             configs move between ``keras.layers.PReLU`` and ours.
         neutral: attributes of Keras' own layer (same class name) that must hold these values
             for it to be this activation (``keras.layers.ReLU(max_value=6)`` is not ReLU).
+        layer_args: Keras' layer arguments beyond the catalog's parameters, accepted by our
+            layer with Keras' meaning (``_layers`` computes them); their defaults are
+            ``neutral``.
     """
 
     layer_note: str = ""
     aliases: Mapping[str, str] = field(default_factory=dict)
     weight_names: Mapping[str, str] = field(default_factory=dict)
     neutral: Mapping[str, Any] = field(default_factory=dict)
+    layer_args: tuple[KerasArg, ...] = ()
 
 
 FACTS: Mapping[str, KerasFacts] = {
     "relu": KerasFacts(
         layer_note=(
-            "Differs from ``keras.layers.ReLU`` in having no ``max_value``/``negative_slope``/"
-            "``threshold`` (use ``LeakyReLU`` for a slope) and in relu'(NaN) = NaN on every "
-            "backend."
+            "Takes ``keras.layers.ReLU``'s ``max_value``, ``negative_slope`` and ``threshold`` "
+            "with Keras' meaning: f(x) = min(x, max_value) for x > threshold, "
+            "negative_slope·(x − threshold) for x ≤ threshold, computed in the compute dtype "
+            "(float32 for half inputs, rounded once; integer inputs in the layer's compute "
+            "dtype once any of them is given). Gradient: 1 for threshold < x < max_value, 0 for "
+            "x ≥ max_value (the clipped branch, as ``tf.nn.relu6`` and ``torch.nn.ReLU6``), "
+            "negative_slope for x ≤ threshold (the kink rule: f'(threshold) takes the left "
+            "branch, as f(threshold) does); NaN gives NaN (value and gradient) on every backend, "
+            "and a zero slope gives 0 at −inf. Any finite values are accepted (Keras refuses "
+            "negative ones); ``max_value=None`` is no clipping. At the defaults the layer is "
+            "relukit's ReLU (relu'(0) = 0, relu'(NaN) = NaN, integers keep their dtype)."
         ),
         neutral={"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
+        layer_args=(
+            KerasArg(
+                "max_value",
+                None,
+                "float | None",
+                "the output's upper bound (finite), or ``None`` for none. Default: ``None``.",
+            ),
+            KerasArg(
+                "negative_slope",
+                0.0,
+                "float",
+                "slope for x ≤ threshold; any finite real. Default: ``0.0``.",
+            ),
+            KerasArg(
+                "threshold",
+                0.0,
+                "float",
+                "x > threshold takes the identity branch; any finite real. Default: ``0.0``.",
+            ),
+        ),
     ),
     "leaky_relu": KerasFacts(
         layer_note=(
@@ -79,7 +131,9 @@ FACTS: Mapping[str, KerasFacts] = {
         layer_note=(
             'Keras has no GELU layer (``keras.layers.Activation("gelu")`` is exact; '
             "``keras.ops.gelu`` defaults to the tanh form and spells it ``approximate=True``). "
-            "Here the default is exact, gelu(−inf) = 0 rather than NaN, and the left tail keeps "
+            'Keras\' spelling is accepted: ``approximate=True`` is ``"tanh"``, ``False`` is '
+            '``"none"`` (the config stores the string). Here the default is exact, '
+            "gelu(−inf) = 0 rather than NaN, and the left tail keeps "
             "its relative precision."
         ),
     ),
@@ -102,9 +156,9 @@ def weight_name(activation: Activation, param: str) -> str:
 
 
 def from_keras(param: str, value: Any) -> Any:
-    """A parameter value as Keras spells it, in the catalog's spelling."""
-    table = VALUES.get(param, {})
-    try:
-        return table.get(value, value)
-    except TypeError:  # unhashable: not one of Keras' spellings
-        return value
+    """A parameter value as Keras spells it, in the catalog's spelling (``True`` only, not
+    ``1``, is Keras' ``approximate=True``)."""
+    for keras_value, ours in VALUES.get(param, {}).items():
+        if type(value) is type(keras_value) and value == keras_value:
+            return ours
+    return value

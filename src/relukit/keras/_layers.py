@@ -36,7 +36,15 @@ from keras import constraints, initializers, ops, regularizers
 
 from .._catalog import Activation, Param, _docs, get
 from . import _facts
-from ._functions import check_input, check_param_range, is_float, known_values, param_dtype, run
+from ._functions import (
+    check_input,
+    check_param_range,
+    compute_dtype,
+    is_float,
+    known_values,
+    param_dtype,
+    run,
+)
 
 __all__ = ["ActivationLayer", "layer"]
 
@@ -68,27 +76,39 @@ class ActivationLayer(keras.layers.Layer):
         bound = cls._init_signature.bind(*args, **kwargs)
         bound.apply_defaults()
         given = dict(bound.arguments)
-        values = {p.name: given.pop(p.name) for p in activation.params if p.kind != "weight"}
+        values = {
+            p.name: _facts.from_keras(p.name, given.pop(p.name))
+            for p in activation.params
+            if p.kind != "weight"
+        }
         try:
             values = activation.check_params(**values)
         except TypeError as err:
             raise ValueError(str(err)) from None
+        extras = {a.name: _check_extra(cls.__name__, a.name, given.pop(a.name)) for a in
+                  _facts.facts(activation).layer_args}  # fmt: skip
         options = self._check_options(given)
         super().__init__(**base)
         # The range rule against the dtype this layer computes in (its policy's, float32 for
         # half ones), known now: an overflowing parameter is refused here, as Keras' layers
         # refuse bad arguments at construction.
+        pdtype = param_dtype(self.compute_dtype)
         try:
-            check_param_range(activation, values, param_dtype(self.compute_dtype), "this layer's")
+            check_param_range(activation, values, pdtype, "this layer's")
+            _check_extras_range(extras, pdtype)
         except ValueError as err:
             raise ValueError(
                 f"{cls.__name__}: {err} (its dtype policy: {self.dtype_policy.name!r})"
             ) from None
         self.supports_masking = True
-        for k, v in {**values, **options}.items():
+        for k, v in {**values, **extras, **options}.items():
             setattr(self, k, v)
-        if not self._weight_params():
-            self.built = True
+        # Keras' protocol for a layer without state (keras.layers.ReLU's): built at
+        # construction unless a subclass overrides build(), which Keras then calls on the first
+        # input. Layers with weights (PReLU) build on the first input.
+        build_at_init = getattr(self, "_build_at_init", None)
+        if build_at_init is not None and not self._weight_params():
+            build_at_init()
 
     # --- hooks for layers with weights (no-ops for stateless ones) ----------------------------
 
@@ -110,6 +130,19 @@ class ActivationLayer(keras.layers.Layer):
             if p.kind != "weight"
         }
 
+    def _extras(self) -> dict[str, Any]:
+        """Keras' layer arguments beyond the catalog's (``_facts.KerasArg``), as set."""
+        return {
+            a.name: getattr(self, a.name) for a in _facts.facts(self.relukit_activation).layer_args
+        }
+
+    def _is_catalog(self) -> bool:
+        """Whether this layer is its catalog entry (Keras' extra arguments at their defaults)."""
+        return all(
+            getattr(self, a.name) == a.default
+            for a in _facts.facts(self.relukit_activation).layer_args
+        )
+
     # --- the layer ------------------------------------------------------------------------------
 
     def _where(self) -> str:
@@ -127,6 +160,10 @@ class ActivationLayer(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
+        if not self._is_catalog():
+            if not is_float(x.dtype):
+                x = ops.cast(x, self.compute_dtype)
+            return _EXTENDED[self.relukit_activation.name](x, **self._extras())
         if not self.relukit_activation.keeps_integers and not is_float(x.dtype):
             # Keras layers leave integer inputs alone and their ops then fail or truncate
             # (keras#23607); we compute them in the layer's compute dtype, as floats would be.
@@ -143,7 +180,77 @@ class ActivationLayer(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(self._values())
+        config.update(self._extras())
         return config
+
+
+def _check_extra(layer_name: str, name: str, value: Any) -> Any:
+    """A Keras layer argument (``_facts.KerasArg``): a real number (``None`` for
+    ``max_value``), kept as a Python float."""
+    if value is None and name == "max_value":
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{layer_name}: {name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        hint = " (use max_value=None for no bound)" if name == "max_value" else ""
+        raise ValueError(f"{layer_name}: {name} must be finite, got {value!r}{hint}")
+    return value
+
+
+def _check_extras_range(extras: dict[str, Any], dtype: str) -> None:
+    limit = float(np.finfo(dtype).max)
+    for name, value in extras.items():
+        if value is not None and abs(value) > limit:
+            raise ValueError(
+                f"{name}={value!r} overflows {dtype}, the dtype this layer's parameters must be "
+                f"finite in; use a value of magnitude at most {limit:.4g}"
+            )
+
+
+def _keras_relu(x: Any, max_value: float | None, negative_slope: float, threshold: float) -> Any:
+    """Keras' ReLU with relukit's rules (``_facts``' note on ``relu``): f(x) = min(x, max_value)
+    for x > threshold, negative_slope·(x − threshold) otherwise; f' = 1 inside, 0 for
+    x ≥ max_value, negative_slope for x ≤ threshold; NaN → NaN. On a floating ``x``."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    cdtype = compute_dtype(dtype)
+    to = np.dtype(cdtype).type
+    m = None if max_value is None else float(to(max_value))
+    s, t = float(to(negative_slope)), float(to(threshold))
+
+    def cast(v: Any, d: str) -> Any:
+        return v if keras.backend.standardize_dtype(v.dtype) == d else ops.cast(v, d)
+
+    @ops.custom_gradient
+    def f(x):
+        xc = cast(x, cdtype)
+        above = ops.greater(xc, t)
+        nan = ops.isnan(xc)
+        upper = xc if m is None else ops.minimum(xc, m)
+        if s == 0:  # 0 (never 0·(−inf) = NaN); ±0 keeps its sign at threshold 0, NaN stays
+            lower = ops.where(ops.logical_or(nan, ops.equal(xc, 0)), xc, ops.zeros_like(xc))
+        else:  # at threshold 0, slope·(±0): the sign-of-zero rule f(±0) = f'(0)·(±0)
+            lower = s * (xc - t) if t != 0 else s * xc
+        y = ops.where(above, upper, lower)
+
+        def grad(*args, upstream=None):
+            # torch calls grad(*saved_inputs, upstream=g); jax and tensorflow call grad(g).
+            if upstream is None:
+                (upstream,) = args
+            g = cast(upstream, cdtype)
+            zero = ops.zeros_like(g)
+            inside = g if m is None else ops.where(ops.less(xc, m), g, zero)
+            left = zero if s == 0 else s * g
+            gx = ops.where(nan, xc, ops.where(above, inside, left))  # f'(NaN) = NaN
+            return cast(gx, dtype)
+
+        return cast(y, dtype), grad
+
+    return f(x)
+
+
+# Layers with Keras' extra arguments given (not at their defaults) compute these.
+_EXTENDED = {"relu": _keras_relu}
 
 
 def _check_axis(value: Any, name: str) -> int:
@@ -320,6 +427,10 @@ def _make(activation: Activation) -> type[ActivationLayer]:
             _P("shared_axes", _P.POSITIONAL_OR_KEYWORD, default=None),
             _P("channel_axis", _P.POSITIONAL_OR_KEYWORD, default=-1),
         ]
+    params += [
+        _P(a.name, _P.POSITIONAL_OR_KEYWORD, default=a.default)
+        for a in _facts.facts(activation).layer_args
+    ]
     signature = inspect.Signature(params)
     base = WeightLayer if weights else ActivationLayer
 
@@ -347,6 +458,7 @@ def _make(activation: Activation) -> type[ActivationLayer]:
 def _render_doc(activation: Activation) -> str:
     weights = [p for p in activation.params if p.kind == "weight"]
     args = [(p.name, _docs.param_doc(p)) for p in activation.params if p.kind != "weight"]
+    args += [(a.name, a.doc) for a in _facts.facts(activation).layer_args]
     shape = "Any; the output has the input's shape."
     if activation.keeps_integers:
         shape += " Integer inputs keep their dtype."

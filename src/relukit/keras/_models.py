@@ -104,6 +104,8 @@ def _of_keras_layer(layer: Any) -> tuple[Activation, dict[str, Any]] | None:
 def activation_of(layer: Any) -> tuple[Activation, dict[str, Any]] | None:
     """``(catalog entry, parameters)`` of a layer that is an activation unit, else ``None``."""
     if isinstance(layer, ActivationLayer):
+        if not layer._is_catalog():  # ReLU(max_value=6): Keras' extra arguments, not the entry
+            return None
         params = layer._values()
         params.update({k: _numpy(v) for k, v in layer._weights_now().items()})
         return layer.relukit_activation, params
