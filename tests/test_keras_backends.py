@@ -1,4 +1,5 @@
-"""tests/test_keras.py, relukit.keras's doctests and the Keras sections of test_contract.py and
+"""tests/test_keras.py, Keras' own layer tests (test_keras_layer_contract.py), relukit.keras's
+doctests and the Keras sections of test_contract.py and
 test_properties.py (their ``keras`` tests) on every Keras backend.
 
 Keras reads KERAS_BACKEND once per process, so the in-process run stays on torch (conftest.py)
@@ -21,8 +22,8 @@ ENV = {"jax": {"JAX_ENABLE_X64": "1"}, "tensorflow": {"TF_CPP_MIN_LOG_LEVEL": "2
 
 
 # Every test of these is about Keras (-k keras keeps the Keras sections of the shared modules).
-PATHS = ["tests/test_keras.py", "src/relukit/keras", "tests/test_contract.py",
-         "tests/test_properties.py"]  # fmt: skip
+PATHS = ["tests/test_keras.py", "tests/test_keras_layer_contract.py", "src/relukit/keras",
+         "tests/test_contract.py", "tests/test_properties.py"]  # fmt: skip
 
 
 @pytest.mark.slow  # a subprocess running the Keras tests: ~85 s (jax), ~30 s (tensorflow)
