@@ -35,6 +35,7 @@ NATIVE = {
     "relu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
     "leaky_relu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
     "gelu": (torch.float32, torch.float16, torch.bfloat16),
+    "elu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
 }
 BITS = {
     torch.float64: torch.int64,
@@ -106,9 +107,9 @@ def test_compiled_function_equals_eager_bit_for_bit(case, dtype):
 class _MLP(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.layers = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(4))
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(5))
         self.acts = torch.nn.ModuleList(
-            [rt.ReLU(), rt.LeakyReLU(0.1), rt.GELU(), rt.GELU(approximate="tanh")]
+            [rt.ReLU(), rt.LeakyReLU(0.1), rt.GELU(), rt.ELU(), rt.GELU(approximate="tanh")]
         )
 
     def forward(self, x):
@@ -132,7 +133,9 @@ def test_compiled_mlp_keeps_the_ops_and_equals_eager(dtype):
         y.sum().backward()
         results.append([y.detach()] + [p.grad.clone() for p in model.parameters()])
     eager, got = results
-    assert {"relukit.relu", "relukit.leaky_relu", "relukit.gelu"} <= set(backend.targets)
+    assert {"relukit.relu", "relukit.leaky_relu", "relukit.gelu", "relukit.elu"} <= set(
+        backend.targets
+    )
     # The activations are relukit's kernels in both; inductor's own Linear arithmetic (its
     # float32 matmul and bias epilogue) may round differently from eager's addmm.
     for e, c in zip(eager, got, strict=True):
@@ -142,10 +145,11 @@ def test_compiled_mlp_keeps_the_ops_and_equals_eager(dtype):
 def test_torch_export_keeps_the_ops():
     class Model(torch.nn.Module):
         def forward(self, x):
-            return F.gelu(F.leaky_relu(F.relu(x) - 1, 0.1))
+            return F.elu(F.gelu(F.leaky_relu(F.relu(x) - 1, 0.1)))
 
     x = torch.randn(4, 8)
     exported = torch.export.export(Model(), (x,))
     targets = {str(n.target) for n in exported.graph.nodes if n.op == "call_function"}
-    assert {"relukit.relu.default", "relukit.leaky_relu.default", "relukit.gelu.default"} <= targets
+    ops = ("relu", "leaky_relu", "gelu", "elu")
+    assert {f"relukit.{op}.default" for op in ops} <= targets
     assert torch.equal(exported.module()(x), Model()(x))

@@ -44,7 +44,8 @@ def value_and_grad(fn, x, *args):
 def test_native_kernels_are_built_and_used():
     assert _native.ops() is not None, "the native kernels did not build (see the warning)"
     x = torch.randn(5, requires_grad=True)
-    for y in (F.relu(x), F.leaky_relu(x, 0.2), F.gelu(x), F.gelu(x, approximate="tanh")):
+    ys = (F.relu(x), F.leaky_relu(x, 0.2), F.gelu(x), F.gelu(x, approximate="tanh"), F.elu(x))
+    for y in ys:
         assert type(y.grad_fn).__name__ == "CppFunction"  # torch::autograd::Function in C++
 
 
@@ -145,6 +146,8 @@ def test_graph_backwards_are_the_aten_paths_formulas(dtype):
         (R.leaky_relu_backward_graph(g, x, -0.5), ag.leaky_grad(g, x, -0.5, False, True)),
         (R.gelu_backward_graph(g, x, 0.0), ag.gelu_grad(g, x, "none", True)),
         (R.gelu_backward_graph(g, x, 1.0), ag.gelu_grad(g, x, "tanh", True)),
+        (R.elu_backward_graph(g, x, 1.0), ag.elu_grad(g, x, 1.0, True)),
+        (R.elu_backward_graph(g, x, -0.5), ag.elu_grad(g, x, -0.5, True)),
     ]
     for ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
@@ -194,3 +197,71 @@ def test_gelu_coefficients_regenerate_from_their_script():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.render() == script.OUT.read_text()
+
+
+# --- ELU: float32 and narrower computed in float64 and rounded once --------------------------
+
+
+def _elu64(x: torch.Tensor, alpha: float):
+    """float64 references: elu and elu' (the kink rule: f'(0) = alpha)."""
+    x64 = x.double()
+    value = torch.where(x64 > 0, x64, alpha * torch.special.expm1(x64))
+    return value, torch.where(x64 > 0, torch.ones_like(x64), alpha * torch.exp(x64))
+
+
+def _elu_points(dtype: torch.dtype) -> torch.Tensor:
+    np_dtype = {torch.float16: np.float16, torch.float64: np.float64}.get(dtype, np.float32)
+    xs = torch.from_numpy(sample_points(np_dtype).astype(np.float64))
+    near_zero = -torch.logspace(-30, 0, 2000, dtype=torch.float64)
+    return torch.cat([xs, near_zero, near_zero.neg(), torch.linspace(-20, 0, 4001)]).to(dtype)
+
+
+def _ulp(t: torch.Tensor) -> torch.Tensor:
+    """The spacing of t's dtype at t, in float64 (subnormal spacing below the normal range)."""
+    info = torch.finfo(t.dtype)
+    _, exponent = torch.frexp(t.double())
+    ulp = torch.ldexp(torch.full_like(t, info.eps, dtype=torch.float64), exponent - 1)
+    return ulp.clamp_min(info.smallest_normal * info.eps)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.7, -0.5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_elu_is_float64_rounded_once(dtype, alpha):
+    x = _elu_points(dtype)
+    grad = torch.linspace(-2, 2, x.numel(), dtype=torch.float64).to(dtype)
+    xi = x.clone().requires_grad_(True)
+    y = F.elu(xi, alpha)
+    assert type(y.grad_fn).__name__ == "CppFunction"
+    (g,) = torch.autograd.grad(y, xi, grad)  # grad · f', rounded once too
+    value, derivative = _elu64(x, alpha)
+    for got, want in ((y.detach(), value), (g, derivative * grad.double())):
+        rounded = want.to(dtype)
+        # Rounded once: the float64 result's nearest neighbour, but for a float64 reference a
+        # few ulps from a midpoint (the two float64 expm1's differ there).
+        assert (got != rounded).float().mean() < 1e-4
+        assert ((got.double() - want).abs() <= _ulp(rounded)).all()
+
+
+def test_elu_specials_sign_of_zero_and_kink():
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        for alpha in (1.0, -0.5, 0.0):
+            x = torch.tensor([0.0, -0.0, -math.inf, math.inf, math.nan], dtype=dtype)
+            y, g = value_and_grad(F.elu, x, alpha)
+            zero = torch.tensor(0.0, dtype=torch.float64)
+            want = [alpha * zero, alpha * -zero, -alpha, math.inf, math.nan]
+            for got, w in zip(y.double().tolist(), want, strict=True):
+                w = float(w)
+                assert (math.isnan(got) and math.isnan(w)) or (
+                    got == w and math.copysign(1, got) == math.copysign(1, w)
+                )
+            assert g[:2].tolist() == [alpha, alpha]  # f'(±0) = alpha: the kink rule
+            assert g[2].item() == 0 and g[3].item() == 1 and math.isnan(g[4].item())
+
+
+@pytest.mark.parametrize("alpha", [1.0, -0.5])
+def test_elu_double_backward_takes_the_kink_branch(alpha):
+    x = torch.tensor([-2.0, -0.0, 0.0, 1.5], requires_grad=True)
+    (g,) = torch.autograd.grad(F.elu(x, alpha).sum(), x, create_graph=True)
+    assert g.requires_grad  # through relukit::elu_backward_graph
+    (gg,) = torch.autograd.grad(g.sum(), x)
+    torch.testing.assert_close(gg, torch.tensor([alpha * math.exp(-2.0), alpha, alpha, 0.0]))

@@ -29,9 +29,19 @@ FUNCTIONS = {
     "leaky_relu-negative": lambda x: R.leaky_relu(x, -0.2),  # saves the input
     "gelu": lambda x: R.gelu(x, False),
     "gelu-tanh": lambda x: R.gelu(x, True),
+    "elu": lambda x: R.elu(x, 1.0),
+    "elu-negative": lambda x: R.elu(x, -0.5),
 }
 
-KINK = {"relu": 0.0, "leaky_relu": 0.1, "leaky_relu-negative": -0.2, "gelu": 0.5, "gelu-tanh": 0.5}
+KINK = {
+    "relu": 0.0,
+    "leaky_relu": 0.1,
+    "leaky_relu-negative": -0.2,
+    "gelu": 0.5,
+    "gelu-tanh": 0.5,
+    "elu": 1.0,
+    "elu-negative": -0.5,
+}
 
 
 def _input(dtype: torch.dtype, special: bool = True) -> torch.Tensor:
@@ -131,7 +141,7 @@ def test_gradcheck_with_batched_gradients_in_float32(name):
     )
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu"])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "gelu", "elu"])
 def test_torch_func_vmap_over_the_ops(name):
     # torch.func.vmap (functorch) runs its per-element fallback: correct, one call per element.
     x = torch.randn(3, 7, dtype=torch.float64)
@@ -140,6 +150,7 @@ def test_torch_func_vmap_over_the_ops(name):
         "relu": (R.relu, R.relu_backward, ()),
         "leaky_relu": (R.leaky_relu, R.leaky_relu_backward, (0.1,)),
         "gelu": (R.gelu, R.gelu_backward, (False,)),
+        "elu": (R.elu, R.elu_backward, (0.7,)),
     }[name]
     _assert_identical(torch.func.vmap(lambda v: op(v, *args))(x), op(x, *args))
     _assert_identical(

@@ -33,6 +33,7 @@ FUNCTIONS = [
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: TF.gelu(x, approximate="tanh"),
     ),
+    ("elu", F.elu, TF.elu),
 ]
 
 
@@ -94,6 +95,9 @@ def test_meta_kernels_give_the_cpu_kernels_strides(layout):
         lambda x, g: R.leaky_relu_backward(g, x, -0.5),
         lambda x, g: R.gelu_backward(g, x, False),
         lambda x, g: R.gelu_backward(x, g, False),
+        lambda x, g: R.elu(x, 1.0),
+        lambda x, g: R.elu_backward(g, x, 1.0),
+        lambda x, g: R.elu_backward(x, g, -0.5),
     ]
     for call in calls:
         assert call(meta(x), meta(g)).stride() == call(x, g).stride()
@@ -103,8 +107,8 @@ def test_no_hidden_contiguous_copy():
     x = LAYOUTS["channels_last"](torch.float32).requires_grad_(True)
     grad = torch.randn(x.shape).contiguous(memory_format=torch.channels_last)
     with torch.autograd.profiler.profile() as prof:
-        for fn in (F.relu, lambda v: F.leaky_relu(v, 0.1), F.gelu):
+        for fn in (F.relu, lambda v: F.leaky_relu(v, 0.1), F.gelu, F.elu):
             torch.autograd.grad(fn(x), x, grad)
     names = {event.name for event in prof.function_events}
-    assert "relukit::gelu_backward" in names
+    assert {"relukit::gelu_backward", "relukit::elu_backward"} <= names
     assert not names & {"aten::contiguous", "aten::clone", "aten::copy_"}, names

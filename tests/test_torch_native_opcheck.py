@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 R = torch.ops.relukit
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
-FORWARD = ["relu", "leaky_relu", "gelu"]
+FORWARD = ["relu", "leaky_relu", "gelu", "elu"]
 OP_NAMES = [n for f in FORWARD for n in (f, f"{f}_backward", f"{f}_backward_graph")]
 AOT_FREE = ["test_schema", "test_autograd_registration", "test_faketensor"]
 
@@ -66,6 +66,9 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor) -> list[tuple]:
         return [(grad, torch.nn.functional.leaky_relu(x, 0.01), 0.01), (grad, x, -0.5)]
     if name == "gelu_backward":
         return [(grad, x, False), (grad, x, True)]
+    if name in ("elu", "elu_backward", "elu_backward_graph"):
+        head = (x,) if name == "elu" else (grad, x)
+        return [(*head, 1.0), (*head, -0.5)]
     if name == "relu_backward_graph":
         return [(grad, torch.relu(x), 0.0)]
     if name == "leaky_relu_backward_graph":
@@ -147,6 +150,7 @@ def _chain(x):
     y = R.leaky_relu(y, -0.3)
     y = R.gelu(y, True)
     y = R.leaky_relu(y, 0.1)
+    y = R.elu(y, 0.7)
     return R.relu(y)
 
 
@@ -182,6 +186,11 @@ def test_torch_export_with_a_dynamic_batch_keeps_the_ops():
     batch = torch.export.Dim("batch")
     exported = torch.export.export(_Chain(), (x,), dynamic_shapes={"x": {0: batch}})
     targets = {str(n.target) for n in exported.graph.nodes if n.op == "call_function"}
-    assert targets == {"relukit.gelu.default", "relukit.leaky_relu.default", "relukit.relu.default"}
+    assert targets == {
+        "relukit.gelu.default",
+        "relukit.leaky_relu.default",
+        "relukit.relu.default",
+        "relukit.elu.default",
+    }
     other = torch.randn(7, 8)
     assert torch.equal(exported.module()(other), _chain(other))

@@ -15,6 +15,11 @@
 //   exact form costs about 2x ATen's time (float64 against ATen's float32 approximation); the
 //   tanh form about 0.7x.
 //
+// - Exact ELU. ATen's float32 ELU is alpha*expm1(x) in float32, and inductor decomposes it into
+//   exp(x) - 1, which cancels next to 0 (elu(-1e-5) = -1.0013580e-05, not -9.99995e-06), so
+//   compiled and eager results differed. Here float32/float16/bfloat16 ELU and ELU' are computed
+//   in float64 and rounded once, the same kernel in eager and compiled mode.
+//
 // Every kernel obeys relukit's contract: the kink rule (f' takes the x <= 0 branch), NaN in gives
 // NaN out in values and gradients, gelu(-inf) = 0, gelu(+inf) = +inf. The Python layer only
 // sends CPU tensors of floating dtypes here.
@@ -53,7 +58,10 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "gelu_math.h"
@@ -344,6 +352,87 @@ Tensor gelu_backward_cpu(const Tensor& grad, const Tensor& x, bool tanh) {
   });
 }
 
+// --- ELU --------------------------------------------------------------------------------------
+// elu(x) = x > 0 ? x : alpha*expm1(x), elu'(x) = x > 0 ? 1 : alpha*exp(x) (kink: f'(0) = alpha).
+// float32, float16 and bfloat16 are computed in float64 (elu_expm1, elu_exp below: within a few
+// float64 ulps) and rounded once; float64 calls std::expm1/std::exp. expm1 keeps the sign of
+// zero, so f(+-0) = alpha*(+-0); NaN takes the x <= 0 branch and stays NaN. The backward saves
+// the input: from the output, alpha*exp(x) = out + alpha cancels.
+
+// Cody-Waite reduction v = k*ln2 + r, |r| <= ln2/2, for v in [-110, 0] (float32-and-narrower
+// inputs are clamped there: exp(-110) rounds to 0 and expm1(-110) to -1 in float32); 2^k is
+// built in the exponent bits (k >= -159: normal). expm1(r) = r*q(r), q the Taylor series to
+// r^12/13! (truncation below 2e-17 relative), so that expm1 near 0 loses nothing.
+struct EluReduced {
+  double em1;    // expm1(r)
+  double scale;  // 2^k
+};
+
+[[gnu::always_inline]] inline EluReduced elu_reduce(double v) {
+  constexpr double kLog2e = 1.4426950408889634;
+  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 trailing zero bits: k*hi is exact
+  constexpr double kLn2Lo = 1.90821492927058770002e-10;
+  constexpr double kShift = 0x1.8p52;  // adding it rounds to an integer held in the low bits
+  const double c = v < -110.0 ? -110.0 : v;  // -inf becomes -110; NaN stays NaN
+  const double shifted = std::fma(c, kLog2e, kShift);
+  const double k = shifted - kShift;
+  const double r = std::fma(-k, kLn2Lo, std::fma(-k, kLn2Hi, c));  // r = c exactly when k = 0
+  double q = 1.0 / 6227020800;  // 1/13!
+  q = std::fma(q, r, 1.0 / 479001600);
+  q = std::fma(q, r, 1.0 / 39916800);
+  q = std::fma(q, r, 1.0 / 3628800);
+  q = std::fma(q, r, 1.0 / 362880);
+  q = std::fma(q, r, 1.0 / 40320);
+  q = std::fma(q, r, 1.0 / 5040);
+  q = std::fma(q, r, 1.0 / 720);
+  q = std::fma(q, r, 1.0 / 120);
+  q = std::fma(q, r, 1.0 / 24);
+  q = std::fma(q, r, 1.0 / 6);
+  q = std::fma(q, r, 0.5);
+  q = std::fma(q, r, 1.0);
+  const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(kShift);
+  return {r * q, std::bit_cast<double>((ki + 1023) << 52)};
+}
+
+// expm1(v) = 2^k*expm1(r) + (2^k - 1), one rounding (2^k*expm1(r) and, for k >= -53, 2^k - 1
+// are exact); k = 0 returns expm1(r) itself, which keeps the sign of zero.
+[[gnu::always_inline]] inline double elu_expm1(double v) {
+  const EluReduced t = elu_reduce(v);
+  return t.scale == 1.0 ? t.em1 : std::fma(t.scale, t.em1, t.scale - 1.0);
+}
+
+// exp(v) = 2^k*(expm1(r) + 1), one rounding.
+[[gnu::always_inline]] inline double elu_exp(double v) {
+  const EluReduced t = elu_reduce(v);
+  return std::fma(t.scale, t.em1, t.scale);
+}
+
+Tensor elu_cpu(const Tensor& x, double alpha) {
+  return map_unary(x, "elu", [alpha](auto v) RELUKIT_INLINE {
+    using acc_t = decltype(v);
+    if constexpr (std::is_same_v<acc_t, double>) {
+      return v > 0 ? v : alpha * std::expm1(v);
+    } else {
+      const double d = static_cast<double>(v);
+      return static_cast<acc_t>(d > 0 ? d : alpha * elu_expm1(d));
+    }
+  });
+}
+
+Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha) {
+  // (grad, x) is the operand order of ATen's elu_backward(grad_output, ..., self_or_result).
+  return map_binary(grad, x, "elu_backward", true, [alpha](auto g, auto v) RELUKIT_INLINE {
+    using acc_t = decltype(g);
+    if constexpr (std::is_same_v<acc_t, double>) {
+      return v > 0 ? g : (v != v ? v : g * (alpha * std::exp(v)));
+    } else {
+      const double d = static_cast<double>(v);
+      const double gi = static_cast<double>(g) * (alpha * elu_exp(d));
+      return v > 0 ? g : (v != v ? v : static_cast<acc_t>(gi));
+    }
+  });
+}
+
 // --- Meta kernels: the output's metadata only ------------------------------------------------
 // The same checks and the same output shape, dtype and strides as the CPU kernels, written with
 // sym_sizes() so that a symbolic shape (torch.compile(dynamic=True), torch.export) is kept.
@@ -360,6 +449,10 @@ Tensor binary_meta(const Tensor& grad, const Tensor& saved, const char* name, bo
 Tensor relu_meta(const Tensor& x) { return unary_meta(x, "relu"); }
 Tensor leaky_relu_meta(const Tensor& x, double) { return unary_meta(x, "leaky_relu"); }
 Tensor gelu_meta(const Tensor& x, bool) { return unary_meta(x, "gelu"); }
+Tensor elu_meta(const Tensor& x, double) { return unary_meta(x, "elu"); }
+Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double) {
+  return binary_meta(g, x, "elu_backward", true);
+}
 Tensor relu_backward_meta(const Tensor& g, const Tensor& s) {
   return binary_meta(g, s, "relu_backward", false);
 }
@@ -398,6 +491,13 @@ Tensor gelu_backward_graph(const Tensor& grad, const Tensor& x, double tanh) {
   return at::where(at::isinf(x), at::where(x > 0, grad, at::zeros_like(grad)), gi);
 }
 
+Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha) {
+  // f'(x) = 1 for x > 0, else alpha*exp(x), as a select: ATen's elu_backward differentiates
+  // with x < 0, so its f''(0) is 0; here the x <= 0 branch gives f''(0) = alpha (kink rule).
+  const Tensor gi = at::where(x > 0, grad, grad * (alpha * at::exp(at::clamp_max(x, 0))));
+  return propagate_nan(gi, x);
+}
+
 // --- the ops, reached through the dispatcher ---------------------------------------------------
 
 template <typename Signature>
@@ -423,6 +523,18 @@ const auto& leaky_relu_op() {
 }
 const auto& gelu_op() {
   static const auto op = find_op<FlagFn>("relukit::gelu");
+  return op;
+}
+const auto& elu_op() {
+  static const auto op = find_op<ParamFn>("relukit::elu");
+  return op;
+}
+const auto& elu_backward_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::elu_backward");
+  return op;
+}
+const auto& elu_backward_graph_op() {
+  static const auto op = find_op<BinaryParamFn>("relukit::elu_backward_graph");
   return op;
 }
 const auto& relu_backward_op() {
@@ -477,6 +589,12 @@ Tensor gelu_backward_autograd(const Tensor& grad, const Tensor& x, bool tanh) {
   return gelu_backward_op().call(grad, x, tanh);
 }
 
+Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha) {
+  if (wants_graph(grad, x)) return elu_backward_graph_op().call(grad, x, alpha);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return elu_backward_op().call(grad, x, alpha);
+}
+
 struct ReluFunction : public torch::autograd::Function<ReluFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x) {
     Tensor out;
@@ -526,7 +644,22 @@ struct GeluFunction : public torch::autograd::Function<GeluFunction> {
   }
 };
 
+struct EluFunction : public torch::autograd::Function<EluFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha) {
+    ctx->save_for_backward({x});  // the input, as torch.nn.ELU (from the output f' cancels)
+    ctx->saved_data["alpha"] = alpha;
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return elu_op().call(x, alpha);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    const double alpha = ctx->saved_data["alpha"].toDouble();
+    return {elu_backward_op().call(grads[0], x, alpha), Tensor()};
+  }
+};
+
 Tensor relu_autograd(const Tensor& x) { return ReluFunction::apply(x); }
+Tensor elu_autograd(const Tensor& x, double alpha) { return EluFunction::apply(x, alpha); }
 Tensor leaky_relu_autograd(const Tensor& x, double slope) {
   return LeakyReluFunction::apply(x, slope);
 }
@@ -577,6 +710,10 @@ Tensor leaky_relu_batched(const Tensor& x, double slope) {
   return unary_batched(leaky_relu_op(), x, slope);
 }
 Tensor gelu_batched(const Tensor& x, bool tanh) { return unary_batched(gelu_op(), x, tanh); }
+Tensor elu_batched(const Tensor& x, double alpha) { return unary_batched(elu_op(), x, alpha); }
+Tensor elu_backward_batched(const Tensor& grad, const Tensor& x, double alpha) {
+  return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha);
+}
 Tensor relu_backward_batched(const Tensor& grad, const Tensor& result) {
   return binary_batched(relu_backward_op(), "relu_backward", grad, result);
 }
@@ -597,6 +734,8 @@ TORCH_LIBRARY(relukit, m) {
   m.def("leaky_relu_backward(Tensor grad, Tensor saved, float negative_slope) -> Tensor");
   m.def("gelu(Tensor x, bool tanh) -> Tensor");
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
+  m.def("elu(Tensor x, float alpha) -> Tensor");
+  m.def("elu_backward(Tensor grad, Tensor x, float alpha) -> Tensor");
   // The differentiable backward passes for double backward, written with ATen ops.
   m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
         TORCH_FN(relukit::relu_backward_graph));
@@ -604,6 +743,8 @@ TORCH_LIBRARY(relukit, m) {
         TORCH_FN(relukit::leaky_relu_backward_graph));
   m.def("gelu_backward_graph(Tensor grad, Tensor saved, float tanh) -> Tensor",
         TORCH_FN(relukit::gelu_backward_graph));
+  m.def("elu_backward_graph(Tensor grad, Tensor saved, float alpha) -> Tensor",
+        TORCH_FN(relukit::elu_backward_graph));
 }
 
 TORCH_LIBRARY_IMPL(relukit, CPU, m) {
@@ -613,6 +754,8 @@ TORCH_LIBRARY_IMPL(relukit, CPU, m) {
   m.impl("leaky_relu_backward", relukit::leaky_relu_backward_cpu);
   m.impl("gelu", relukit::gelu_cpu);
   m.impl("gelu_backward", relukit::gelu_backward_cpu);
+  m.impl("elu", relukit::elu_cpu);
+  m.impl("elu_backward", relukit::elu_backward_cpu);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Meta, m) {
@@ -622,6 +765,8 @@ TORCH_LIBRARY_IMPL(relukit, Meta, m) {
   m.impl("leaky_relu_backward", relukit::leaky_relu_backward_meta);
   m.impl("gelu", relukit::gelu_meta);
   m.impl("gelu_backward", relukit::gelu_backward_meta);
+  m.impl("elu", relukit::elu_meta);
+  m.impl("elu_backward", relukit::elu_backward_meta);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
@@ -631,6 +776,8 @@ TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("relu_backward", relukit::relu_backward_autograd);
   m.impl("leaky_relu_backward", relukit::leaky_relu_backward_autograd);
   m.impl("gelu_backward", relukit::gelu_backward_autograd);
+  m.impl("elu", relukit::elu_autograd);
+  m.impl("elu_backward", relukit::elu_backward_autograd);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Batched, m) {
@@ -640,4 +787,6 @@ TORCH_LIBRARY_IMPL(relukit, Batched, m) {
   m.impl("relu_backward", relukit::relu_backward_batched);
   m.impl("leaky_relu_backward", relukit::leaky_relu_backward_batched);
   m.impl("gelu_backward", relukit::gelu_backward_batched);
+  m.impl("elu", relukit::elu_batched);
+  m.impl("elu_backward", relukit::elu_backward_batched);
 }
