@@ -43,6 +43,7 @@ Bad input (the contract's rule: an exception that names the argument and what is
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -360,10 +361,57 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
     return f(x, *ws)
 
 
+# On the torch backend a Keras tensor is a torch.Tensor: floating inputs run relukit.torch (same
+# contract; native kernels where built, relukit's autograd), not the keras.ops composition.
+_TORCH = keras.backend.backend() == "torch"
+
+
+def _torch_apply(
+    activation: Activation,
+    x: Any,
+    xdtype: str,
+    params: dict[str, Any],
+    weights: dict[str, Any],
+    axis: int,
+    labels: dict[str, str],
+) -> Any:
+    """``apply`` on the torch backend for a floating x: relukit.torch's function (or, for an entry
+    with a weight, its fast or generic path with the weight shaped Keras' way), in the compute
+    dtype: float16/bfloat16 are cast to float32 and the result rounded once, as ``apply`` does.
+
+    Parameters are rounded to the compute dtype first (``_round_params``), so the values and the
+    zero-slope rule are the same as on the other backends. Checked already (``run``).
+    """
+    import torch
+
+    from ..torch import _fast, _generic
+    from ..torch import functional as F
+
+    cdtype = compute_dtype(xdtype)
+    p = _round_params(params, cdtype) if params else params
+    xc = x.to(torch.float32) if cdtype != xdtype else x
+    if not weights:
+        y = getattr(F, activation.name)(xc, **p)
+    else:
+        tdtype = xc.dtype
+        shaped = {}
+        for n, v in weights.items():
+            # A keras.Variable's torch Parameter itself (no copy): gradients reach it directly.
+            t = v.value if hasattr(v, "assign") and hasattr(v, "value") else _weight_tensor(v, x)
+            t = shape_weight(t, x, axis, labels.get(n, n))
+            shaped[n] = t if t.dtype == tdtype else t.to(tdtype)
+        fast = _fast.FAST.get(activation.name)
+        if fast is not None:
+            y = fast.run(xc, p, shaped, False, {})
+        else:
+            y = _generic.apply(activation, xc, p, shaped)
+    return y.to(x.dtype) if cdtype != xdtype else y
+
+
 def shape_weight(weight: Any, x: Any, axis: int, name: str) -> Any:
     """A scalar or 1-D weight reshaped to broadcast along ``axis`` of x (differentiably);
     a weight of higher rank is taken as already broadcastable (Keras' stored layout)."""
-    size = int(np.prod(weight.shape))
+    size = math.prod(weight.shape)
     if len(weight.shape) <= 1 and size == 1:  # one slope: x's shape, 0-d x included
         return ops.reshape(weight, ())
     if len(weight.shape) > 1 or len(weight.shape) >= len(x.shape):
@@ -495,6 +543,8 @@ def run(
     given = list(weights.values())
     if isinstance(x, keras.KerasTensor) or any(isinstance(w, keras.KerasTensor) for w in given):
         return _SymbolicActivation(activation.name, values, axis=axis)(x, *given)
+    if _TORCH and xdtype in _FLOATS:
+        return _torch_apply(activation, x, xdtype, values, weights, axis, labels)
     shaped = {
         w: shape_weight(_weight_tensor(v, x), x, axis, labels.get(w, w)) for w, v in weights.items()
     }
