@@ -36,6 +36,7 @@ NATIVE = {
     "leaky_relu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
     "gelu": (torch.float32, torch.float16, torch.bfloat16),
     "elu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
+    "prelu": (torch.float32, torch.float16, torch.bfloat16, torch.float64),
 }
 BITS = {
     torch.float64: torch.int64,
@@ -89,8 +90,13 @@ def _run(fn, x: torch.Tensor, grad: torch.Tensor, params=()):
 def test_compiled_function_equals_eager_bit_for_bit(case, dtype):
     torch._dynamo.reset()
 
+    # PReLU's slope as a weight tensor of x's dtype
+    params = {
+        k: torch.tensor(v, dtype=dtype) if k == "weight" else v for k, v in case.params.items()
+    }
+
     def fn(x):
-        return getattr(F, case.name)(x, **case.params)
+        return getattr(F, case.name)(x, **params)
 
     backend = _Graph()
     compiled = torch.compile(fn, fullgraph=True, backend=backend)
@@ -107,9 +113,16 @@ def test_compiled_function_equals_eager_bit_for_bit(case, dtype):
 class _MLP(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.layers = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(5))
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(6))
         self.acts = torch.nn.ModuleList(
-            [rt.ReLU(), rt.LeakyReLU(0.1), rt.GELU(), rt.ELU(), rt.GELU(approximate="tanh")]
+            [
+                rt.ReLU(),
+                rt.LeakyReLU(0.1),
+                rt.GELU(),
+                rt.ELU(),
+                rt.PReLU(num_parameters=16),
+                rt.GELU(approximate="tanh"),
+            ]
         )
 
     def forward(self, x):
@@ -133,9 +146,8 @@ def test_compiled_mlp_keeps_the_ops_and_equals_eager(dtype):
         y.sum().backward()
         results.append([y.detach()] + [p.grad.clone() for p in model.parameters()])
     eager, got = results
-    assert {"relukit.relu", "relukit.leaky_relu", "relukit.gelu", "relukit.elu"} <= set(
-        backend.targets
-    )
+    ops = ("relu", "leaky_relu", "gelu", "elu", "prelu")
+    assert {f"relukit.{op}" for op in ops} <= set(backend.targets)
     # The activations are relukit's kernels in both; inductor's own Linear arithmetic (its
     # float32 matmul and bias epilogue) may round differently from eager's addmm.
     for e, c in zip(eager, got, strict=True):

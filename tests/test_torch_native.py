@@ -30,7 +30,10 @@ from relukit.torch import functional as F  # noqa: E402
 NATIVE_CASES = [
     c
     for c in CASES
-    if c.activation.piecewise_linear and (ops := _native.ops()) and hasattr(ops, c.name)
+    if c.activation.piecewise_linear
+    and c.name != "prelu"  # a weight tensor: test_prelu_per_channel_equals_the_aten_path_...
+    and (ops := _native.ops())
+    and hasattr(ops, c.name)
 ]
 
 
@@ -45,6 +48,7 @@ def test_native_kernels_are_built_and_used():
     assert _native.ops() is not None, "the native kernels did not build (see the warning)"
     x = torch.randn(5, requires_grad=True)
     ys = (F.relu(x), F.leaky_relu(x, 0.2), F.gelu(x), F.gelu(x, approximate="tanh"), F.elu(x))
+    ys += (F.prelu(x, torch.tensor(0.1, requires_grad=True)),)
     for y in ys:
         assert type(y.grad_fn).__name__ == "CppFunction"  # torch::autograd::Function in C++
 
@@ -149,6 +153,11 @@ def test_graph_backwards_are_the_aten_paths_formulas(dtype):
         (R.elu_backward_graph(g, x, 1.0), ag.elu_grad(g, x, 1.0, True)),
         (R.elu_backward_graph(g, x, -0.5), ag.elu_grad(g, x, -0.5, True)),
     ]
+    w = torch.tensor([0.25, 0.0, -0.5], dtype=dtype).reshape(3, 1)
+    x3, g3 = x[:72].reshape(3, 24), g[:72].reshape(3, 24)
+    gx, gw = ag._A._prelu_kernel_backward(g3, x3, w)
+    theirs = (ag.propagate_nan(gx, x3, True), gw.sum(1, True))
+    pairs += zip(R.prelu_backward_graph(g3, x3, w), theirs, strict=True)
     for ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
 
@@ -265,3 +274,36 @@ def test_elu_double_backward_takes_the_kink_branch(alpha):
     assert g.requires_grad  # through relukit::elu_backward_graph
     (gg,) = torch.autograd.grad(g.sum(), x)
     torch.testing.assert_close(gg, torch.tensor([alpha * math.exp(-2.0), alpha, alpha, 0.0]))
+
+
+# --- PReLU: per-channel weights ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "2d"])
+def test_prelu_per_channel_equals_the_aten_path_bit_for_bit(dtype, layout, monkeypatch):
+    import relukit.torch as rt
+
+    gen = torch.Generator().manual_seed(3)
+    shape = (6, 5) if layout == "2d" else (2, 5, 3, 4)
+    x = (3 * torch.randn(shape, generator=gen, dtype=torch.float64)).to(dtype)
+    x.view(-1)[:5] = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan], dtype=dtype)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
+    results = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(_native, "for_input", lambda x: None)
+        module = rt.PReLU(num_parameters=5).to(dtype)
+        with torch.no_grad():
+            module.weight.copy_(torch.tensor([0.25, 0.0, -0.5, 1.5, 0.1], dtype=dtype))
+        xi = x.clone().requires_grad_(True)
+        y = module(xi)
+        if native:
+            assert type(y.grad_fn).__name__ == "CppFunction"
+        gx, gw = torch.autograd.grad(y, (xi, module.weight), grad)
+        results.append((y.detach(), gx, gw))
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
+    assert results[0][0].stride() == x.stride()

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 R = torch.ops.relukit
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
-FORWARD = ["relu", "leaky_relu", "gelu", "elu"]
+FORWARD = ["relu", "leaky_relu", "gelu", "elu", "prelu"]
 OP_NAMES = [n for f in FORWARD for n in (f, f"{f}_backward", f"{f}_backward_graph")]
 AOT_FREE = ["test_schema", "test_autograd_registration", "test_faketensor"]
 
@@ -66,6 +66,16 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor) -> list[tuple]:
         return [(grad, torch.nn.functional.leaky_relu(x, 0.01), 0.01), (grad, x, -0.5)]
     if name == "gelu_backward":
         return [(grad, x, False), (grad, x, True)]
+    if name.startswith("prelu"):
+        # Per-channel weights shaped to broadcast (as relukit.torch passes them), and one slope.
+        channels = x.shape[1] if x.dim() >= 2 else 1
+        shape = [1] * x.dim()
+        if x.dim() >= 2:
+            shape[1] = channels
+        per_channel = torch.linspace(-0.5, 0.5, channels, dtype=torch.float64).to(x.dtype)
+        weights = [per_channel.reshape(shape), torch.tensor(0.25, dtype=x.dtype)]
+        head = (x,) if name == "prelu" else (grad, x)
+        return [(*head, w) for w in weights]
     if name in ("elu", "elu_backward", "elu_backward_graph"):
         head = (x,) if name == "elu" else (grad, x)
         return [(*head, 1.0), (*head, -0.5)]
@@ -115,7 +125,9 @@ def test_opcheck(name, sample):
     _, layout, x, grad, requires_grad = sample
     op = getattr(R, name).default
     # opcheck compares with assert_close, to which NaN != NaN: NaN samples skip the AOT check.
-    utils = AOT_FREE if layout == "nan" else "ALL"
+    # So do PReLU's extremes: the weight's gradient sums x·g over ±inf and ±max (NaN, inf - inf).
+    nan_out = layout == "nan" or (name.startswith("prelu_backward") and layout == "extremes")
+    utils = AOT_FREE if nan_out else "ALL"
     for args in _args(name, x, grad):
         for rg in (True, False) if requires_grad else (False,):
             torch.library.opcheck(op, _with_grad(args, rg), test_utils=utils)
@@ -132,7 +144,9 @@ def test_every_op_is_registered_in_cpp_with_a_meta_kernel():
                 qualified, "CompositeImplicitAutograd"
             )
         else:
-            for key in ("CPU", "Meta", "Autograd", "Batched"):
+            # PReLU's weight broadcasts against batch dimensions: vmap's fallback, no rule.
+            keys = ("CPU", "Meta", "Autograd") + (() if "prelu" in name else ("Batched",))
+            for key in keys:
                 assert torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key), key
 
 

@@ -110,22 +110,32 @@ def leaky_relu(input, params, weights, inplace, options):
     return _ag.apply(_ag.LeakyRelu, input, slope, slope > 0, fix)
 
 
+_NATIVE_DTYPES = frozenset({torch.float64, torch.float32, torch.float16, torch.bfloat16})
+
+
 @register(
     "prelu",
-    saves="the input and the weight (as torch.nn). ``∂f/∂a`` is summed to the weight's shape. "
+    saves="the input and the weight (as torch.nn). ``∂f/∂a`` is summed to the weight's shape. On "
+    "CPU, in eager mode and under ``torch.compile``, relukit's native kernels run (one pass "
+    "for both gradients; a zero slope gives 0 at −inf). "
     "Forward mode (``torch.func.jvp``) gives ``f'(0) = a`` like the backward (PyTorch's forward "
     "mode gives 1).",
 )
 def prelu(input, params, weights, inplace, options):
     w = weights["weight"]
+    if (
+        input.dtype in _NATIVE_DTYPES
+        and w.dtype == input.dtype
+        and w.device.type == "cpu"
+        and w.dim() <= input.dim()
+        and (native := _native.for_input(input)) is not None
+    ):
+        return native.prelu(input, w)
     if not _tracked(input, w):
         y = _ag._A._prelu_kernel(input, w)
     else:
         y = _ag.apply(_ag.PRelu, input, w, _ag.has_nan(input))
     return _ag.zero_slope_at_minus_inf(y, input, w)
-
-
-_NATIVE_DTYPES = frozenset({torch.float64, torch.float32, torch.float16, torch.bfloat16})
 
 
 @register(

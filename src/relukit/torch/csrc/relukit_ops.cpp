@@ -53,6 +53,7 @@
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorIterator.h>
+#include <ATen/ExpandUtils.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
@@ -433,6 +434,125 @@ Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha) {
   });
 }
 
+// --- PReLU ------------------------------------------------------------------------------------
+// prelu(x, a) = x > 0 ? x : a*x with a per-channel weight already shaped to broadcast against x
+// (the Python layer's job); a zero slope gives 0 at x = -inf (the limit; ATen's 0*(-inf) is
+// NaN). Backward: df/dx = x > 0 ? 1 : a (kink: a) with the NaN rule; df/da = x > 0 ? 0 : x,
+// computed per element in the same pass and summed to a's shape. Saves the input and the weight
+// (as torch.nn). The weight broadcasts, so these loops walk a TensorIterator (strided; a
+// contiguous (N, C) input with a (1, C) weight still gets unit-stride rows).
+
+void prelu_check(const Tensor& x, const Tensor& w, const char* name) {
+  check_dtype(x, name);
+  TORCH_CHECK(w.scalar_type() == x.scalar_type(), name, ": expected a weight of the input's dtype ",
+              x.scalar_type(), ", got ", w.scalar_type());
+  TORCH_CHECK(w.dim() <= x.dim(), name, ": the weight (", w.dim(),
+              " dimensions) must broadcast against the input (", x.dim(), " dimensions)");
+}
+
+template <typename scalar_t>
+RELUKIT_INLINE inline scalar_t load(const char* p) {
+  return *reinterpret_cast<const scalar_t*>(p);
+}
+
+Tensor prelu_cpu(const Tensor& x, const Tensor& w) {
+  prelu_check(x, w, "prelu");
+  Tensor out = empty_output({&x});
+  if (out.numel() == 0) return out;
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(out)
+                  .add_const_input(x)
+                  .add_const_input(w)
+                  .resize_outputs(false)
+                  .build();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "relukit", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    iter.for_each(
+        [&](char** data, const int64_t* strides, int64_t n, int64_t rows) {
+          for (int64_t r = 0; r < rows; ++r) {
+            char* o = data[0] + r * strides[3];
+            const char* xp = data[1] + r * strides[4];
+            const char* wp = data[2] + r * strides[5];
+            for (int64_t i = 0; i < n; ++i) {
+              const acc_t v = static_cast<acc_t>(load<scalar_t>(xp + i * strides[1]));
+              const acc_t a = static_cast<acc_t>(load<scalar_t>(wp + i * strides[2]));
+              const acc_t y = v > 0 ? v : ((a == 0 && v == -INFINITY) ? acc_t(0) : a * v);
+              *reinterpret_cast<scalar_t*>(o + i * strides[0]) = static_cast<scalar_t>(y);
+            }
+          }
+        },
+        kGrain);
+  });
+  return out;
+}
+
+// The weight's gradient: contiguous, of the weight's shape (CPU and Meta kernels agree).
+Tensor prelu_weight_grad(const Tensor& full, const Tensor& w) {
+  return at::sum_to(full, w.sym_sizes(), /*always_return_non_view=*/true).contiguous();
+}
+
+std::tuple<Tensor, Tensor> prelu_backward_cpu(const Tensor& grad_output, const Tensor& x,
+                                              const Tensor& w) {
+  prelu_check(x, w, "prelu_backward");
+  // ATen's _prelu_kernel_backward operand order: (x, weight, grad).
+  auto [g, gx] = binary_args(grad_output, x, "prelu_backward", false);
+  Tensor gw_full = at::empty_like(gx);
+  if (gx.numel() == 0) return {gx, prelu_weight_grad(gw_full, w)};
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(gx)
+                  .add_output(gw_full)
+                  .add_const_input(g)
+                  .add_const_input(x)
+                  .add_const_input(w)
+                  .resize_outputs(false)
+                  .build();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "relukit", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    iter.for_each(
+        [&](char** data, const int64_t* strides, int64_t n, int64_t rows) {
+          constexpr int kArgs = 5;
+          for (int64_t r = 0; r < rows; ++r) {
+            char* ox = data[0] + r * strides[kArgs + 0];
+            char* ow = data[1] + r * strides[kArgs + 1];
+            const char* gp = data[2] + r * strides[kArgs + 2];
+            const char* xp = data[3] + r * strides[kArgs + 3];
+            const char* wp = data[4] + r * strides[kArgs + 4];
+            for (int64_t i = 0; i < n; ++i) {
+              const acc_t gv = static_cast<acc_t>(load<scalar_t>(gp + i * strides[2]));
+              const acc_t v = static_cast<acc_t>(load<scalar_t>(xp + i * strides[3]));
+              const acc_t a = static_cast<acc_t>(load<scalar_t>(wp + i * strides[4]));
+              const acc_t dx = v > 0 ? gv : (v != v ? v : gv * a);
+              const acc_t dw = v > 0 ? acc_t(0) : gv * v;  // NaN at NaN
+              *reinterpret_cast<scalar_t*>(ox + i * strides[0]) = static_cast<scalar_t>(dx);
+              *reinterpret_cast<scalar_t*>(ow + i * strides[1]) = static_cast<scalar_t>(dw);
+            }
+          }
+        },
+        kGrain);
+  });
+  return {gx, prelu_weight_grad(gw_full, w)};
+}
+
+Tensor prelu_meta(const Tensor& x, const Tensor& w) {
+  prelu_check(x, w, "prelu");
+  return empty_output({&x});
+}
+
+std::tuple<Tensor, Tensor> prelu_backward_meta(const Tensor& grad, const Tensor& x,
+                                               const Tensor& w) {
+  prelu_check(x, w, "prelu_backward");
+  Tensor gx = binary_args(grad, x, "prelu_backward", false).out;
+  return {gx, at::empty_symint(w.sym_sizes(), w.options())};
+}
+
+// Double backward: ATen's _prelu_kernel_backward (differentiable) plus the NaN rule, the
+// weight's gradient summed to its shape (the formula of _autograd.PRelu.backward).
+std::tuple<Tensor, Tensor> prelu_backward_graph(const Tensor& grad, const Tensor& x,
+                                                const Tensor& w) {
+  auto [gx, gw] = at::_prelu_kernel_backward(grad, x, w);
+  return {at::where(at::isnan(x), x, gx), at::sum_to(gw, w.sym_sizes())};
+}
+
 // --- Meta kernels: the output's metadata only ------------------------------------------------
 // The same checks and the same output shape, dtype and strides as the CPU kernels, written with
 // sym_sizes() so that a symbolic shape (torch.compile(dynamic=True), torch.export) is kept.
@@ -511,6 +631,7 @@ using FlagFn = Tensor(const Tensor&, bool);
 using BinaryFn = Tensor(const Tensor&, const Tensor&);
 using BinaryParamFn = Tensor(const Tensor&, const Tensor&, double);
 using BinaryFlagFn = Tensor(const Tensor&, const Tensor&, bool);
+using PreluBackwardFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&);
 
 // Handles are looked up once (thread-safe statics), after the library has registered the ops.
 const auto& relu_op() {
@@ -523,6 +644,18 @@ const auto& leaky_relu_op() {
 }
 const auto& gelu_op() {
   static const auto op = find_op<FlagFn>("relukit::gelu");
+  return op;
+}
+const auto& prelu_op() {
+  static const auto op = find_op<BinaryFn>("relukit::prelu");
+  return op;
+}
+const auto& prelu_backward_op() {
+  static const auto op = find_op<PreluBackwardFn>("relukit::prelu_backward");
+  return op;
+}
+const auto& prelu_backward_graph_op() {
+  static const auto op = find_op<PreluBackwardFn>("relukit::prelu_backward_graph");
   return op;
 }
 const auto& elu_op() {
@@ -595,6 +728,16 @@ Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha) 
   return elu_backward_op().call(grad, x, alpha);
 }
 
+std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Tensor& x,
+                                                   const Tensor& w) {
+  if (at::GradMode::is_enabled() && (grad.requires_grad() || x.requires_grad() ||
+                                     w.requires_grad())) {
+    return prelu_backward_graph_op().call(grad, x, w);
+  }
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return prelu_backward_op().call(grad, x, w);
+}
+
 struct ReluFunction : public torch::autograd::Function<ReluFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x) {
     Tensor out;
@@ -658,7 +801,21 @@ struct EluFunction : public torch::autograd::Function<EluFunction> {
   }
 };
 
+struct PreluFunction : public torch::autograd::Function<PreluFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w) {
+    ctx->save_for_backward({x, w});  // the input and the weight, as torch.nn.PReLU
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return prelu_op().call(x, w);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [gx, gw] = prelu_backward_op().call(grads[0], saved[0], saved[1]);
+    return {ctx->needs_input_grad(0) ? gx : Tensor(), ctx->needs_input_grad(1) ? gw : Tensor()};
+  }
+};
+
 Tensor relu_autograd(const Tensor& x) { return ReluFunction::apply(x); }
+Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
 Tensor elu_autograd(const Tensor& x, double alpha) { return EluFunction::apply(x, alpha); }
 Tensor leaky_relu_autograd(const Tensor& x, double slope) {
   return LeakyReluFunction::apply(x, slope);
@@ -735,6 +892,8 @@ TORCH_LIBRARY(relukit, m) {
   m.def("gelu(Tensor x, bool tanh) -> Tensor");
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
   m.def("elu(Tensor x, float alpha) -> Tensor");
+  m.def("prelu(Tensor x, Tensor weight) -> Tensor");
+  m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
   m.def("elu_backward(Tensor grad, Tensor x, float alpha) -> Tensor");
   // The differentiable backward passes for double backward, written with ATen ops.
   m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
@@ -745,6 +904,8 @@ TORCH_LIBRARY(relukit, m) {
         TORCH_FN(relukit::gelu_backward_graph));
   m.def("elu_backward_graph(Tensor grad, Tensor saved, float alpha) -> Tensor",
         TORCH_FN(relukit::elu_backward_graph));
+  m.def("prelu_backward_graph(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)",
+        TORCH_FN(relukit::prelu_backward_graph));
 }
 
 TORCH_LIBRARY_IMPL(relukit, CPU, m) {
@@ -756,6 +917,8 @@ TORCH_LIBRARY_IMPL(relukit, CPU, m) {
   m.impl("gelu_backward", relukit::gelu_backward_cpu);
   m.impl("elu", relukit::elu_cpu);
   m.impl("elu_backward", relukit::elu_backward_cpu);
+  m.impl("prelu", relukit::prelu_cpu);
+  m.impl("prelu_backward", relukit::prelu_backward_cpu);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Meta, m) {
@@ -767,6 +930,8 @@ TORCH_LIBRARY_IMPL(relukit, Meta, m) {
   m.impl("gelu_backward", relukit::gelu_backward_meta);
   m.impl("elu", relukit::elu_meta);
   m.impl("elu_backward", relukit::elu_backward_meta);
+  m.impl("prelu", relukit::prelu_meta);
+  m.impl("prelu_backward", relukit::prelu_backward_meta);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
@@ -778,6 +943,8 @@ TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("gelu_backward", relukit::gelu_backward_autograd);
   m.impl("elu", relukit::elu_autograd);
   m.impl("elu_backward", relukit::elu_backward_autograd);
+  m.impl("prelu", relukit::prelu_autograd);
+  m.impl("prelu_backward", relukit::prelu_backward_autograd);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Batched, m) {
