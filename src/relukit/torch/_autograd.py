@@ -32,9 +32,9 @@ Two rules ATen does not follow are restored here, cheaply:
 - **NaN.** ATen's select-style backward kernels put NaN on a finite branch (relu'(NaN) = 1,
   leaky'(NaN) = slope...). A NaN input must give a NaN gradient. The functional layer looks for
   NaN once per call with one read-only reduction (``x.sum()``: about half a ``copy_`` pass); only
-  when it finds one does the backward patch the gradient. Under ``torch.compile``, ``torch.func``
-  transforms and on accelerators the patch is unconditional and branch-free (no data-dependent
-  Python, no device sync).
+  when it finds one does the backward patch the gradient. Under ``torch.func`` transforms, on
+  accelerators and under ``torch.compile`` off the CPU the patch is unconditional and
+  branch-free (no data-dependent Python, no device sync).
 - **GELU at ±inf and near float max.** ATen's exact GELU is NaN at ±inf on CPU (pytorch#185770)
   and at −inf in the tanh form, and inf near float max; values beyond ±40 are exactly x or 0 and
   gradients 1 or 0, patched with one select when an ``aminmax`` pass (``has_large``) finds such
