@@ -336,6 +336,37 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
     ws = [w if is_float(w.dtype) else ops.cast(w, dtype) for w in weights.values()]
     wdtypes = [_standard(w.dtype) for w in ws]
     wshapes = [tuple(w.shape) for w in ws]
+    if _JAX:
+        # One jitted function per configuration, reused call after call: eager jax (a model
+        # compiled with jit_compile=False) then runs it as one fused XLA computation instead of
+        # dispatching each keras.ops call; under an outer jit it is inlined.
+        # repr: -0.0 and 0.0 (equal, same hash) are different slopes for the sign of zero.
+        key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
+        fn = _JITTED.get(key)
+        if fn is None:
+            import jax
+
+            fn = _JITTED[key] = jax.jit(_custom(activation, p, names, dtype, wdtypes, wshapes))
+        return fn(x, *ws)
+    return _custom(activation, p, names, dtype, wdtypes, wshapes)(x, *ws)
+
+
+_JAX = keras.backend.backend() == "jax"
+_JITTED: dict[tuple, Callable[..., Any]] = {}
+
+
+def _custom(
+    activation: Activation,
+    p: dict[str, Any],
+    names: list[str],
+    dtype: str,
+    wdtypes: list[str],
+    wshapes: list[tuple[int, ...]],
+) -> Callable[..., Any]:
+    """f(x, *weights) with relukit's gradient (``keras.ops.custom_gradient``), for x of the
+    floating ``dtype`` and weights of ``wdtypes``/``wshapes``; parameters ``p`` rounded."""
+    cdtype = compute_dtype(dtype)
+    has_weights = bool(names)
 
     @ops.custom_gradient
     def f(x, *ws):
@@ -350,7 +381,7 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
                 (upstream,) = args
             g = _cast(upstream, cdtype)
             gx = _cast(_input_grad(activation, g, xc, full), dtype)
-            if not ws:
+            if not has_weights:
                 return gx
             # ∂L/∂a = Σ g·∂f/∂a over the axes the weight is broadcast along.
             gw = _sum_to(g * activation.weight_derivative(NS, xc), wshapes[0])
@@ -358,7 +389,7 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
 
         return _cast(y, dtype), grad
 
-    return f(x, *ws)
+    return f
 
 
 # On the torch backend a Keras tensor is a torch.Tensor: floating inputs run relukit.torch (same
