@@ -10,6 +10,12 @@ alike (Keras' own ``leaky_relu'(0)`` is 1 on jax and the slope on torch/tf; its 
 (they become a registered ``keras.Operation``), and are registered serializable, so
 ``Dense(64, activation=relukit.keras.gelu)`` saves and loads without ``custom_objects``.
 
+Where it runs: on the torch backend a floating input goes to ``relukit.torch`` (same contract:
+its native CPU kernels where built, its autograd; half types computed in float32 and rounded
+once), which traces under ``jit_compile=True`` without graph breaks; on jax and tensorflow the
+``keras.ops`` composition above runs (on jax as one ``jax.jit`` per configuration, reused, so
+that eager jax runs it fused). Integer and bool inputs take the ``keras.ops`` path everywhere.
+
 dtypes: float16 and bfloat16 are computed in float32 and rounded once (also under a
 ``mixed_float16`` / ``mixed_bfloat16`` policy, where a layer hands us half tensors); float32 in
 float32, float64 in float64. Integer and bool inputs: entries that keep integers (ReLU) keep
