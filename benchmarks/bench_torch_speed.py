@@ -75,7 +75,17 @@ def compare(ours: nn.Module, theirs: nn.Module | None, n: int) -> dict:
     ours_us = statistics.median(a) * 1e6
     theirs_us = statistics.median(b) * 1e6 if b else None
     ratio = statistics.median(x / y for x, y in zip(a, b, strict=True)) if b else None
-    return {"relukit_us": ours_us, "torch_nn_us": theirs_us, "ratio": ratio}
+    return {"relukit_us": ours_us, "torch_nn_us": theirs_us, "ratio": ratio, "runs": runs(ours, x)}
+
+
+def runs(module: nn.Module, x: torch.Tensor) -> str:
+    """Which path relukit's module took, read from its output's grad_fn (recorded, not typed)."""
+    kind = type(module(x).grad_fn).__name__
+    if kind == "CppFunction":
+        return "native"
+    if kind == "GenericBackward":
+        return "generic (catalog math)"
+    return "ATen + relukit's rules"
 
 
 def configurations():
