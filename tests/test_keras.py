@@ -993,3 +993,13 @@ def test_build_follows_keras_protocol(activation):
 def test_public_namespace_is_the_api():
     public = {n for n in dir(rk) if not n.startswith("_")}
     assert public == set(rk.__all__)
+
+
+def test_symbolic_calls_have_readable_names_in_the_summary():
+    inputs = keras.Input((4,))
+    h = rk.gelu(keras.layers.Dense(4)(inputs))
+    outputs = rk.gelu(rk.relu(h))
+    model = keras.Model(inputs, outputs)
+    names = [op.name for op in model.operations]
+    assert "__symbolic_activation" not in " ".join(names)
+    assert {"relu", "gelu"} <= {n.rsplit("_", 1)[0] if n[-1].isdigit() else n for n in names}

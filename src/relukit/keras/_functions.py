@@ -515,6 +515,9 @@ class _SymbolicActivation(keras.Operation):
     """
 
     def __init__(self, activation: str, params: dict[str, Any], axis: int = -1, name=None):
+        if name is None:  # named after the activation (gelu, gelu_1...), as Keras names layers
+            uid = keras.backend.get_uid(activation)
+            name = activation if uid == 1 else f"{activation}_{uid - 1}"
         super().__init__(name=name)
         self.activation = activation
         self.params = params
