@@ -197,32 +197,35 @@ def keras_stub() -> str:
         "__all__: list[str]",
         "",
     ]
-    for a in _catalog():
-        args = ["x: Any", *_params(a, "Any")]
-        if any(p.kind == "weight" for p in a.params):
-            args += ["*", "axis: int = ..."]
-        lines.append(f"def {a.name}({', '.join(args)}) -> Any: ...")
-    lines.append("")
     # relukit.keras._facts is data (it imports nothing at run time): loaded on its own, so the
-    # stubs need no Keras. Layers take Keras' spellings of values (GELU(approximate=True)) and
-    # Keras' extra arguments (ReLU(max_value=...)).
+    # stubs need no Keras. Functions and layers take Keras' spellings of values
+    # (approximate=True); layers also Keras' extra arguments (ReLU(max_value=...)).
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("_keras_facts", SRC / "keras" / "_facts.py")
     facts = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[spec.name] = facts  # type: ignore[union-attr]  # dataclasses look it up
     spec.loader.exec_module(facts)  # type: ignore[union-attr]
+
+    def keras_param(p: Any) -> str:
+        t = _param_type(p, "Any")
+        spelled = sorted({type(v).__name__ for v in facts.VALUES.get(p.name, {})})
+        default = "" if p.kind == "weight" else " = ..."
+        return f"{p.name}: {' | '.join([t, *spelled])}{default}"
+
+    for a in _catalog():
+        args = ["x: Any", *map(keras_param, a.params)]
+        if any(p.kind == "weight" for p in a.params):
+            args += ["*", "axis: int = ..."]
+        lines.append(f"def {a.name}({', '.join(args)}) -> Any: ...")
+    lines.append("")
     for a in _catalog():
         if any(p.kind == "weight" for p in a.params):
             args = ["self", "alpha_initializer: Any = ...", "alpha_regularizer: Any = ..."]
             args += ["alpha_constraint: Any = ...", "shared_axes: int | list[int] | None = ..."]
             args += ["channel_axis: int | None = ...", "**kwargs: Any"]
         else:
-            args = ["self"]
-            for p in a.params:
-                t = _param_type(p, "Any")
-                spelled = sorted({type(v).__name__ for v in facts.VALUES.get(p.name, {})})
-                args.append(f"{p.name}: {' | '.join([t, *spelled])} = ...")
+            args = ["self", *map(keras_param, a.params)]
             entry = facts.FACTS.get(a.name)
             args += [f"{k.name}: {k.annotation} = ..." for k in getattr(entry, "layer_args", ())]
             args.append("**kwargs: Any")

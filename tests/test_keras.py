@@ -1003,3 +1003,13 @@ def test_symbolic_calls_have_readable_names_in_the_summary():
     names = [op.name for op in model.operations]
     assert "__symbolic_activation" not in " ".join(names)
     assert {"relu", "gelu"} <= {n.rsplit("_", 1)[0] if n[-1].isdigit() else n for n in names}
+
+
+def test_functions_take_keras_spellings_of_values():
+    x = np.array([-1.0, 1.0])
+    for keras_value, ours in ((True, "tanh"), (False, "none")):
+        want = np.asarray(rk.gelu(x, approximate=ours))
+        np.testing.assert_array_equal(np.asarray(rk.gelu(x, approximate=keras_value)), want)
+        np.testing.assert_array_equal(np.asarray(rk.gelu(x, keras_value)), want)
+    with pytest.raises(ValueError, match="approximate must be one of"):
+        rk.gelu(x, approximate=1)  # only a real bool is Keras' spelling

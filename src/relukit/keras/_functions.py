@@ -60,7 +60,7 @@ import numpy as np
 from keras import ops
 
 from .._catalog import Activation, Namespace, _docs, get
-from . import _ops
+from . import _facts, _ops
 
 __all__ = ["compute_dtype", "function", "result_dtype"]
 
@@ -571,6 +571,10 @@ def _make(activation: Activation) -> Callable[..., Any]:
         axis = kwargs.pop("axis", -1) if weights else -1
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"axis must be an int, got {axis!r}")
+        # Keras' spellings of a value too (GELU's approximate=True/False), as the layers take.
+        names = [p.name for p in activation.params]
+        args = tuple(_facts.from_keras(n, v) for n, v in zip(names, args, strict=False))
+        kwargs = {k: _facts.from_keras(k, v) for k, v in kwargs.items()}
         bound = activation.bind(args, kwargs)
         values = {k: v for k, v in bound.items() if k not in weights}
         given = {w: bound[w] for w in weights}
