@@ -131,3 +131,30 @@ def _terms_scale(case, x: np.ndarray) -> np.ndarray:
     out = np.zeros_like(x)
     out[near] = [float(case.derivative_scale(mp.mpf(float(v)), **case.params)) for v in x[near]]
     return out
+
+
+def keras_value_and_grad(fn, x):
+    """(fn(x), ∂ sum(fn(x)) / ∂x) with the running Keras backend's own autodiff."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        leaf = x.detach().clone().requires_grad_(True)
+        y = fn(leaf)
+        if not y.numel():
+            return y.detach(), torch.zeros_like(leaf)
+        (g,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
+        return y.detach(), g
+    if backend == "jax":
+        import jax
+
+        y, pull = jax.vjp(fn, x)
+        return y, pull(keras.ops.ones_like(y))[0]
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return y, tape.gradient(y, x, output_gradients=tf.ones_like(y))

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 from cases import CASE_IDS, CASES
+from helpers import keras_value_and_grad
 
 import relukit
 
@@ -288,22 +289,7 @@ def _k_numpy(t):
 
 def _k_value_and_grad(fn, x):
     """(fn(x), d sum(fn(x)) / dx) on the current backend."""
-    if KERAS_BACKEND == "torch":
-        leaf = x.detach().clone().requires_grad_(True)
-        y = fn(leaf)
-        (g,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
-        return y.detach(), g
-    if KERAS_BACKEND == "jax":
-        import jax
-
-        y, pull = jax.vjp(fn, x)
-        return y, pull(keras.ops.ones_like(y))[0]
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = fn(x)
-    return y, tape.gradient(y, x, output_gradients=tf.ones_like(y))
+    return keras_value_and_grad(fn, x)
 
 
 def _k_compiled(fn):

@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pytest
 from cases import CASES
+from helpers import keras_value_and_grad
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -211,27 +212,7 @@ def _keras_numpy(keras, t) -> np.ndarray:
 
 def _keras_value_and_grad(keras, fn, x):
     """(fn(x), ∂ sum(fn(x)) / ∂x) on the current backend."""
-    backend = keras.backend.backend()
-    if backend == "torch":
-        import torch
-
-        leaf = x.detach().clone().requires_grad_(True)
-        y = fn(leaf)
-        if not y.numel():
-            return y.detach(), torch.zeros_like(leaf)
-        (g,) = torch.autograd.grad(y, leaf, torch.ones_like(y))
-        return y.detach(), g
-    if backend == "jax":
-        import jax
-
-        y, pull = jax.vjp(fn, x)
-        return y, pull(keras.ops.ones_like(y))[0]
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = fn(x)
-    return y, tape.gradient(y, x, output_gradients=tf.ones_like(y))
+    return keras_value_and_grad(fn, x)
 
 
 def _keras_flushes(keras, dtype: str) -> bool:
