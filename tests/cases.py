@@ -258,18 +258,24 @@ def _sum_of_terms(terms):
     return derivative, scale
 
 
+# x times a smooth gate rising from 0 to 1 (GELU's Φ or σ(2u), SiLU's σ): f(−inf) = 0 with f' = 0,
+# f(+inf) = +inf with f' = 1, f'(0) = 1/2, and f(x) = x exactly once the gate rounds to 1.
+_GATED = {
+    "specials": ((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
+    "identity_above": 40.0,
+}
+
+
 def _gelu_case(approximate, value, derivative, scale, textbook, textbook_derivative) -> Case:
-    """Both GELU forms share their special values: 0 and +inf, with derivatives 0 and 1."""
     return Case(
         activation=relukit.get("gelu"),
         params={"approximate": approximate},
         value=value,
         derivative=derivative,
         derivative_scale=scale,
-        specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
         textbook=textbook,
         textbook_derivative=textbook_derivative,
-        identity_above=40.0,
+        **_GATED,
         torch_oracle=lambda f, x, approximate: f.gelu(x, approximate=approximate),
         keras_oracle=lambda k, approximate: (
             lambda x: k.ops.gelu(x, approximate=approximate == "tanh")
@@ -379,10 +385,9 @@ def _silu_cases():
             value=value,
             derivative=derivative,
             derivative_scale=scale,
-            specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.5), _nan_triple()),
             textbook=textbook,
             textbook_derivative=textbook_derivative,
-            identity_above=40.0,
+            **_GATED,
             torch_oracle=lambda f, x: f.silu(x, inplace=False),
             keras_oracle=lambda k: k.ops.silu,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ._spec import Activation, Param
 
@@ -89,7 +88,7 @@ def example_lines(
     ex = activation.example
     if ex is None:
         return ""
-    params = ", ".join(f"{k}={_spell(v)}" for k, v in ex.params.items())
+    params = ", ".join(f"{k}={v!r}" for k, v in ex.params.items())
     args = "x" + (f", {params}" if params else "")
     lines = [f">>> {line}" for line in setup]
     lines.append(f">>> {value(call(args))}")
@@ -104,10 +103,6 @@ def example_input(activation: Activation) -> str:
     """The example's inputs as a Python list literal."""
     ex = activation.example
     return _floats(ex.x) if ex is not None else "[]"
-
-
-def _spell(v: Any) -> str:
-    return repr(v)
 
 
 def _floats(values: Sequence[float]) -> str:
