@@ -85,6 +85,8 @@ def runs(module: nn.Module, x: torch.Tensor) -> str:
         return "native"
     if kind == "GenericBackward":
         return "generic (catalog math)"
+    if "FewBit" in kind:
+        return "few-bit backward (k-bit codes)"
     return "ATen + relukit's rules"
 
 

@@ -63,17 +63,6 @@ def mib(n: float) -> str:
 
 # --- PyTorch -----------------------------------------------------------------------------------
 
-MEMORY_ROWS = {
-    "ReLU()": "ReLU",
-    "LeakyReLU()": "LeakyReLU(0.01)",
-    "ELU()": "ELU(1.0)",
-    "PReLU()": "PReLU",
-    "GELU()": "GELU",
-    "GELU(backward_bits=4)": "GELU(backward_bits=4)",
-    "GELU(backward_bits=1)": "GELU(backward_bits=1)",
-}
-
-
 def torch_memory_modules() -> str:
     """Saved-for-backward bytes; few-bit rows (no torch.nn twin) are set beside torch.nn's GELU."""
     rows = load("torch_memory")["rows"]
@@ -85,29 +74,14 @@ def torch_memory_modules() -> str:
             mib(r["relukit"]),
             f"{r['relukit'] / (r['torch_nn'] or exact_gelu):.2f}",
         )
-        for r, label in pick(rows, "activation", MEMORY_ROWS)
+        for r, label in ((r, r["activation"]) for r in rows)  # every row the benchmark ran
     ]
     return table(("activation", "torch.nn", "relukit", "relukit / torch.nn"), "lrrr", cells)
 
 
-SPEED_ROWS = {  # results label -> README label (what ran is recorded in the results)
-    "ReLU()": "ReLU",
-    "LeakyReLU()": "LeakyReLU(0.01)",
-    "LeakyReLU(-0.2)": "LeakyReLU(−0.2)",
-    "PReLU()": "PReLU",
-    "ELU()": "ELU(1.0)",
-    "GELU()": "GELU, exact",
-    "GELU('tanh')": "GELU, tanh",
-    "SiLU()": "SiLU",
-}
-
-
 def torch_speed_modules() -> str:
     rows = load("torch_speed")["rows"]
-    cells = [
-        (label, f"{r['ratio']:.2f}", r.get("runs", ""))
-        for r, label in pick(rows, "activation", SPEED_ROWS)
-    ]
+    cells = [(r["activation"], f"{r['ratio']:.2f}", r.get("runs", "")) for r in rows]
     return table(("module", "relukit / torch.nn", "what runs"), "lrl", cells)
 
 
