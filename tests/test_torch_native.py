@@ -282,12 +282,18 @@ def test_elu_double_backward_takes_the_kink_branch(alpha):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "2d"])
 def test_prelu_per_channel_equals_the_aten_path_bit_for_bit(dtype, layout, monkeypatch):
+    """Values and input gradients bit for bit; the slopes' gradient (summed in float64 by the
+    native kernel, in the dtype by ATen's) within one rounding of the exact sum."""
     import relukit.torch as rt
 
     gen = torch.Generator().manual_seed(3)
     shape = (6, 5) if layout == "2d" else (2, 5, 3, 4)
     x = (3 * torch.randn(shape, generator=gen, dtype=torch.float64)).to(dtype)
     x.view(-1)[:5] = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan], dtype=dtype)
+    finite = x.clone()  # the slopes' gradient, checked on finite inputs
+    finite.view(-1)[:5] = torch.tensor([0.0, -0.0, 1.0, -1.0, -2.0], dtype=dtype)
+    if layout == "channels_last":
+        finite = finite.contiguous(memory_format=torch.channels_last)
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
     grad = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype)
@@ -304,6 +310,19 @@ def test_prelu_per_channel_equals_the_aten_path_bit_for_bit(dtype, layout, monke
             assert type(y.grad_fn).__name__ == "CppFunction"
         gx, gw = torch.autograd.grad(y, (xi, module.weight), grad)
         results.append((y.detach(), gx, gw))
-    for got, want in zip(*results, strict=True):
+    for got, want in zip(results[0][:2], results[1][:2], strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
     assert results[0][0].stride() == x.stride()
+    assert torch.equal(results[0][2].isnan(), results[1][2].isnan())  # NaN where x has one
+    # On finite inputs: df/da·grad summed per channel, exactly (math.fsum of float64 products,
+    # exact for these dtypes' products) against the native kernel's sum.
+    module = rt.PReLU(num_parameters=5).to(dtype)
+    xi = finite.clone().requires_grad_(True)
+    (gw,) = torch.autograd.grad(module(xi), (module.weight,), grad)
+    x64, g64 = finite.double(), grad.double()
+    channel = 1
+    terms = torch.where(x64 > 0, 0.0, g64 * x64).movedim(channel, 0).reshape(5, -1)
+    exact = torch.tensor([math.fsum(row.tolist()) for row in terms], dtype=torch.float64)
+    size = torch.tensor([math.fsum(row.abs().tolist()) for row in terms], dtype=torch.float64)
+    eps = torch.finfo(dtype).eps
+    assert ((gw.double() - exact).abs() <= eps * size + torch.finfo(dtype).tiny).all()

@@ -62,6 +62,7 @@
 #include <bit>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -455,10 +456,148 @@ RELUKIT_INLINE inline scalar_t load(const char* p) {
   return *reinterpret_cast<const scalar_t*>(p);
 }
 
+// The dense fast path. Measured on this project's CPU (benchmarks/bench_torch_speed.py, 1e6
+// float32, one PReLU() slope): the TensorIterator loops below took 0.31 ms forward and 3.5 ms
+// backward (ATen's own: 0.06 and 2.8 ms): a data-dependent branch per element, mispredicted on
+// half of a random input, and a full-size weight-gradient tensor summed afterwards. When the
+// input (and grad) is dense with one layout, the channel of memory offset i is
+// (i / stride_c) % C for any dense layout, so the loops walk memory in runs that share one
+// slope (contiguous: runs of stride_c elements) or in rows that walk the slopes (channels_last:
+// stride_c = 1); the element code is branch-free selects, which GCC vectorises, and df/da is
+// summed on the fly in float64, in fixed blocks summed in block order (the same sum for any
+// thread count).
+struct PreluLayout {
+  int64_t channels = 1;  // C: 1 for a single slope
+  int64_t run = 0;       // stride of the channel dimension in x (0: a single slope)
+};
+
+// The dense layout of x against w, or nothing when the fast path does not apply.
+std::optional<PreluLayout> prelu_dense_layout(const Tensor& x, const Tensor& w) {
+  if (!x.is_non_overlapping_and_dense()) return std::nullopt;
+  if (w.numel() == 1) return PreluLayout{};
+  const int64_t offset = x.dim() - w.dim();
+  int64_t cdim = -1;
+  for (int64_t d = 0; d < w.dim(); ++d) {
+    if (w.size(d) == 1) continue;
+    if (cdim >= 0 || w.size(d) != x.size(d + offset)) return std::nullopt;
+    cdim = d + offset;
+  }
+  if (cdim < 0) return std::nullopt;
+  return PreluLayout{w.numel(), x.stride(cdim)};
+}
+
+template <typename scalar_t>
+[[gnu::noinline]] void prelu_forward_run(const scalar_t* __restrict x, scalar_t* __restrict y,
+                                         int64_t n, at::opmath_type<scalar_t> a) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const bool zero = a == 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const acc_t v = static_cast<acc_t>(x[i]);
+    const acc_t t = (zero && v == -INFINITY) ? acc_t(0) : a * v;
+    y[i] = static_cast<scalar_t>(v > 0 ? v : t);
+  }
+}
+
+template <typename scalar_t>
+[[gnu::noinline]] void prelu_forward_row(const scalar_t* __restrict x,
+                                         const scalar_t* __restrict a, scalar_t* __restrict y,
+                                         int64_t n) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (int64_t i = 0; i < n; ++i) {
+    const acc_t v = static_cast<acc_t>(x[i]);
+    const acc_t s = static_cast<acc_t>(a[i]);
+    const acc_t t = (s == 0 && v == -INFINITY) ? acc_t(0) : s * v;
+    y[i] = static_cast<scalar_t>(v > 0 ? v : t);
+  }
+}
+
+// dx for n elements sharing slope a; returns the float64 sum of df/da·grad over them.
+template <typename scalar_t>
+[[gnu::noinline]] double prelu_backward_run(const scalar_t* __restrict g,
+                                            const scalar_t* __restrict x,
+                                            scalar_t* __restrict dx, int64_t n,
+                                            at::opmath_type<scalar_t> a) {
+  using acc_t = at::opmath_type<scalar_t>;
+  double sum = 0;
+  // omp simd: the float64 sum in vector lanes, in an order fixed by the shape (reproducible).
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) {
+    const acc_t gv = static_cast<acc_t>(g[i]);
+    const acc_t v = static_cast<acc_t>(x[i]);
+    dx[i] = static_cast<scalar_t>(v > 0 ? gv : (v != v ? v : gv * a));
+    sum += static_cast<double>(v > 0 ? acc_t(0) : gv * v);  // NaN at NaN
+  }
+  return sum;
+}
+
+// dx for a row of n elements whose slopes are a[0..n); adds df/da·grad to sums[0..n).
+template <typename scalar_t>
+[[gnu::noinline]] void prelu_backward_row(const scalar_t* __restrict g,
+                                          const scalar_t* __restrict x,
+                                          const scalar_t* __restrict a, scalar_t* __restrict dx,
+                                          double* __restrict sums, int64_t n) {
+  using acc_t = at::opmath_type<scalar_t>;
+  for (int64_t i = 0; i < n; ++i) {
+    const acc_t gv = static_cast<acc_t>(g[i]);
+    const acc_t v = static_cast<acc_t>(x[i]);
+    const acc_t s = static_cast<acc_t>(a[i]);
+    dx[i] = static_cast<scalar_t>(v > 0 ? gv : (v != v ? v : gv * s));
+    sums[i] += static_cast<double>(v > 0 ? acc_t(0) : gv * v);
+  }
+}
+
+// Calls run(begin, end, c) for the pieces of [begin, end) that share channel c (layout.run > 1
+// or a single slope), or row(begin, end, c0) for pieces whose channels are c0, c0 + 1, ...
+// (layout.run == 1).
+template <typename Run, typename Row>
+void prelu_pieces(const PreluLayout& layout, int64_t begin, int64_t end, Run run, Row row) {
+  if (layout.run == 0) {
+    run(begin, end, int64_t{0});
+  } else if (layout.run == 1) {
+    for (int64_t i = begin; i < end;) {
+      const int64_t c0 = i % layout.channels;
+      const int64_t stop = std::min(end, i + (layout.channels - c0));
+      row(i, stop, c0);
+      i = stop;
+    }
+  } else {
+    for (int64_t i = begin; i < end;) {
+      const int64_t piece = i / layout.run;
+      const int64_t stop = std::min(end, (piece + 1) * layout.run);
+      run(i, stop, piece % layout.channels);
+      i = stop;
+    }
+  }
+}
+
+// Fixed blocks for the weight gradient's partial sums: at least kGrain elements, and enough that
+// the (blocks x C) float64 partials never take more bytes than the input has elements.
+int64_t prelu_block(int64_t channels) { return std::max<int64_t>(kGrain, 8 * channels); }
+
 Tensor prelu_cpu(const Tensor& x, const Tensor& w) {
   prelu_check(x, w, "prelu");
   Tensor out = empty_output({&x});
   if (out.numel() == 0) return out;
+  if (const auto layout = prelu_dense_layout(x, w); layout && same_dense_layout(x, out)) {
+    const Tensor slopes = w.contiguous();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "relukit", [&] {
+      using acc_t = at::opmath_type<scalar_t>;
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* ap = slopes.const_data_ptr<scalar_t>();
+      scalar_t* yp = out.mutable_data_ptr<scalar_t>();
+      at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
+        prelu_pieces(
+            *layout, begin, end,
+            [&](int64_t b, int64_t e, int64_t c) {
+              prelu_forward_run(xp + b, yp + b, e - b, static_cast<acc_t>(ap[c]));
+            },
+            [&](int64_t b, int64_t e, int64_t c0) {
+              prelu_forward_row(xp + b, ap + c0, yp + b, e - b);
+            });
+      });
+    });
+    return out;
+  }
   auto iter = at::TensorIteratorConfig()
                   .add_output(out)
                   .add_const_input(x)
@@ -496,6 +635,45 @@ std::tuple<Tensor, Tensor> prelu_backward_cpu(const Tensor& grad_output, const T
   prelu_check(x, w, "prelu_backward");
   // ATen's _prelu_kernel_backward operand order: (x, weight, grad).
   auto [g, gx] = binary_args(grad_output, x, "prelu_backward", false);
+  if (const auto layout = prelu_dense_layout(x, w);
+      layout && gx.numel() > 0 && same_dense_layout(x, gx) && same_dense_layout(g, gx)) {
+    const Tensor slopes = w.contiguous();
+    const int64_t channels = layout->channels;
+    const int64_t block = prelu_block(channels);
+    const int64_t blocks = (x.numel() + block - 1) / block;
+    std::vector<double> partial(static_cast<size_t>(blocks * channels), 0.0);
+    Tensor gw = at::empty(w.sizes(), w.options());
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "relukit", [&] {
+      using acc_t = at::opmath_type<scalar_t>;
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      const scalar_t* ap = slopes.const_data_ptr<scalar_t>();
+      scalar_t* dp = gx.mutable_data_ptr<scalar_t>();
+      at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+        for (int64_t k = first; k < last; ++k) {
+          double* sums = partial.data() + k * channels;
+          const int64_t begin = k * block;
+          const int64_t end = std::min(x.numel(), begin + block);
+          prelu_pieces(
+              *layout, begin, end,
+              [&](int64_t b, int64_t e, int64_t c) {
+                sums[c] += prelu_backward_run(gp + b, xp + b, dp + b, e - b,
+                                              static_cast<acc_t>(ap[c]));
+              },
+              [&](int64_t b, int64_t e, int64_t c0) {
+                prelu_backward_row(gp + b, xp + b, ap + c0, dp + b, sums + c0, e - b);
+              });
+        }
+      });
+      scalar_t* wp = gw.mutable_data_ptr<scalar_t>();
+      for (int64_t c = 0; c < channels; ++c) {
+        double total = 0;
+        for (int64_t k = 0; k < blocks; ++k) total += partial[k * channels + c];
+        wp[c] = static_cast<scalar_t>(total);
+      }
+    });
+    return {gx, gw};
+  }
   Tensor gw_full = at::empty_like(gx);
   if (gx.numel() == 0) return {gx, prelu_weight_grad(gw_full, w)};
   auto iter = at::TensorIteratorConfig()
