@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 from cases import CASE_IDS, CASES
-from helpers import keras_value_and_grad
+from helpers import GELU_CASES, keras_value_and_grad, ulp_error
 
 import relukit
 
@@ -184,8 +185,11 @@ def test_torch_elu_second_derivative_at_zero_follows_the_kink_rule(alpha, dtype)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_the_sign_of_zero_is_the_formula_s_on_every_backend(case):
     """f(±0) = f'(0)·(±0): each zero follows its branch's formula (relu(−0) = −0, as IEEE max
-    and ATen give), on NumPy, on torch with and without autograd, native or not."""
-    d0 = next(d for x, _, d in case.specials if x == 0.0)
+    and ATen give), on NumPy, on torch with and without autograd, native or not; where f(0) ≠ 0
+    (Softplus, Sigmoid) there is no zero to sign."""
+    f0, d0 = next((f, d) for x, f, d in case.specials if x == 0.0)
+    if f0 != 0:
+        pytest.skip("f(0) is not 0")
     for zero in (0.0, -0.0):
         want = math.copysign(1.0, d0 * zero)
         got = case.numpy_fn()(np.array([zero]), **case.params)
@@ -206,10 +210,19 @@ def test_torch_float64_gelu_gradient_within_four_ulp(approximate):
     # f' = Φ + x·φ cancels near its zero (x ≈ −0.75): errors in units of the terms' size there.
     terms = np.abs(relukit.gelu(x, approximate=approximate) / np.where(x == 0, 1, x))
     scale = np.maximum(np.abs(want), terms + np.abs(x) * np.exp(-0.5 * x * x) * 0.4)
-    assert (np.abs(g.numpy() - want) <= 4 * np.spacing(np.maximum(scale, 1e-300))).all()
+    # Both sides are within 4 ulp of mpmath, so they may differ by 8: where they differ by more
+    # than 2, the torch result is checked against mpmath itself.
+    case = CASES[GELU_CASES[approximate]]
+    grad_ulps = np.abs(g.numpy() - want) / np.spacing(np.maximum(scale, 1e-300))
+    for i in np.flatnonzero(grad_ulps > 2):
+        xm = mp.mpf(float(x[i]))
+        ref, size = case.derivative(xm), case.derivative_scale(xm)
+        assert ulp_error(g[i].item(), ref, max(size, abs(ref)), np.float64) <= 4, x[i]
     value = relukit.gelu(x, approximate=approximate)
     ulps = np.abs(y.detach().numpy() - value) / np.spacing(np.maximum(np.abs(value), 1e-300))
-    assert ulps.max() <= 4
+    for i in np.flatnonzero(ulps > 2):
+        ref = case.value(mp.mpf(float(x[i])))
+        assert ulp_error(y[i].item(), ref, abs(ref), np.float64) <= 4, x[i]
 
 
 def _bad_inputs():
@@ -463,7 +476,9 @@ def test_keras_sign_of_zero_is_the_formula_s(case, dtype):
     """Function (with and without a gradient, and compiled where the backend compiles) and
     layer (in the dtype policy that computes in ``dtype``)."""
     _k_skip_float64(dtype)
-    d0 = next(d for x, _, d in case.specials if x == 0.0)
+    f0, d0 = next((f, d) for x, f, d in case.specials if x == 0.0)
+    if f0 != 0:
+        pytest.skip("f(0) is not 0")
     want = [math.copysign(1.0, d0 * z) < 0 for z in (0.0, -0.0)]
     x = _k_tensor([0.0, -0.0], dtype)
     results = {

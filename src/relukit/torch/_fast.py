@@ -195,9 +195,11 @@ _BACKWARD_BITS = Option(
     saves="the input (as torch.nn), or a k-bit code per element with ``backward_bits``. On CPU "
     "in eager mode, float32, float16 and bfloat16 run relukit's native kernels, which compute "
     "the value and the derivative in float64 and round once (within 0.5 ulp of mpmath, tails "
-    "included; ``benchmarks/results/ulp.md``). float64 runs the catalog's float64 math (the "
-    "generic path: double-double arguments; within 4 ulp of the NumPy reference, and of the "
-    "terms' size next to gelu''s zero, tested). CUDA, ``torch.func`` and ONNX export run ATen's "
+    "included; ``benchmarks/results/ulp.md``). float64's exact form runs a native kernel too "
+    "(Φ by erfc with its argument's rounding corrected; ATen's is 0 below x ≈ −8.3), and its "
+    "tanh form the catalog's float64 math (the generic path: double-double arguments); both "
+    "within 4 ulp of the NumPy reference, and of the terms' size next to gelu''s zero, tested. "
+    "CUDA, ``torch.func`` and ONNX export run ATen's "
     "float32/half kernels patched at ±inf, NaN and near float max (absolute error below 1.1e-6 "
     "in float32).",
     options=(_BACKWARD_BITS,),
@@ -213,7 +215,8 @@ def gelu(input, params, weights, inplace, options):
         return y
     if input.dtype == torch.float64:
         # ATen's float64 GELU is 0 below x ≈ −8.3 and its tanh-form gradient is off by up to
-        # 22 ulp; the generic path runs the catalog's float64 math (double-double arguments).
+        # 22 ulp; where no native kernel runs (the tanh form, torch.func, ONNX export), the
+        # generic path runs the catalog's float64 math (double-double arguments).
         return _generic.apply(get("gelu"), input, params, {})
     if not _tracked(input):
         return _ag.gelu_value(input, approximate, _ag.has_large(input))

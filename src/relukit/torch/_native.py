@@ -255,7 +255,9 @@ def for_input(x: torch.Tensor):
 
 
 def gelu(x: torch.Tensor, approximate: str) -> torch.Tensor | None:
-    """GELU from the native kernels where they apply to x (not float64: ATen's), else ``None``."""
-    if x.dtype == torch.float64 or (native := for_input(x)) is None:
+    """GELU from the native kernels where they apply to x, else ``None`` (float64's tanh form
+    runs the catalog's double-double math: the generic path)."""
+    tanh = approximate == "tanh"
+    if (tanh and x.dtype == torch.float64) or (native := for_input(x)) is None:
         return None
-    return native.gelu(x, approximate == "tanh")
+    return native.gelu(x, tanh)

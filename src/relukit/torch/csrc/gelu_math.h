@@ -1,5 +1,5 @@
 // GELU and GELU', exact and tanh forms, for float32-and-narrower inputs, computed in float64 and
-// rounded once by the caller (no torch here: the math alone, compiled and checked on its own).
+// rounded once by the caller; the exact form for float64 inputs at the end (no torch here: the math alone, compiled and checked on its own).
 #pragma once
 
 #include <bit>
@@ -116,6 +116,61 @@ struct TanhTerms {
   const double du = kSqrt2OverPi * std::fma(3.0 * kCubic * t.x, t.x, 1.0);
   const double slope = t.s * std::fma(2.0 * t.x * du, t.not_s, 1.0);
   return x != x ? x : slope;
+}
+
+// --- float64, exact form ---
+// Phi(x) = erfc(-x/sqrt2)/2, never (1 + erf)/2 (no relative precision left below x = -5). For
+// x <= -1 the argument a = fl(|x|/sqrt2) is off by a_lo (known exactly: fma), which erfc
+// amplifies ~2a^2-fold (400 ulp at x = -20); Phi = erfc(a)/2 - a_lo*exp(-a^2)/sqrt(pi) removes
+// it to first order (d erfc/da = -2 exp(-a^2)/sqrt(pi)) -- the catalog's ndtr (_special.py).
+// phi(x) = exp(-x^2/2)/sqrt(2 pi) with x^2 = p + e (fma): exp(-(p + e)/2) = exp(-p/2)(1 - e/2).
+// Below x = -36 (results within a factor 1e27 of float64's subnormals, where a product of two
+// rounded tails would round twice) the x87 80-bit type computes Phi and phi, which stay normal
+// there, and the result is rounded once. Within 4 ulp of mpmath (tests/test_contract.py).
+namespace f64 {
+constexpr double kInvSqrt2Hi = 0.7071067811865476;
+constexpr double kInvSqrt2Lo = -4.833646656726457e-17;
+constexpr double kInvSqrtPi = 0.5641895835477563;
+constexpr double kInvSqrt2Pi = 0.3989422804014327;
+constexpr double kTail = -36.0;
+constexpr double kClip = 40.0;  // Phi(-40) and phi(40) are 0 in float64: limits, never inf*0
+constexpr long double kInvSqrt2L = 0.7071067811865475244008444L;
+constexpr long double kInvSqrt2PiL = 0.3989422804014326779399461L;
+
+inline double ndtr(double x) {
+  if (!(x <= -1.0)) return 0.5 * std::erfc(-x * kInvSqrt2Hi);  // NaN: NaN
+  const double ax = -x;
+  const double a = ax * kInvSqrt2Hi;
+  const double a_lo = std::fma(ax, kInvSqrt2Hi, -a) + ax * kInvSqrt2Lo;
+  return 0.5 * std::erfc(a) - a_lo * (std::exp(-(a * a)) * kInvSqrtPi);
+}
+
+inline double pdf(double x) {
+  const double p = x * x;
+  const double e = std::fma(x, x, -p);
+  return std::exp(-0.5 * p) * (1.0 - 0.5 * e) * kInvSqrt2Pi;
+}
+
+inline long double ndtr_tail(long double x) { return 0.5L * std::erfc(-x * kInvSqrt2L); }
+
+inline long double pdf_tail(long double x) { return std::exp(-0.5L * (x * x)) * kInvSqrt2PiL; }
+}  // namespace f64
+
+inline double gelu_exact_f64(double x) {
+  if (x < f64::kTail) {
+    const long double c = x > -f64::kClip ? x : -f64::kClip;  // -inf: -40 * Phi(-40) = -0
+    return static_cast<double>(c * f64::ndtr_tail(c));
+  }
+  return x * f64::ndtr(x);  // +inf: inf * 1; NaN: NaN
+}
+
+inline double gelu_exact_f64_derivative(double x) {
+  if (x < f64::kTail) {
+    const long double c = x > -f64::kClip ? x : -f64::kClip;
+    return static_cast<double>(f64::ndtr_tail(c) + c * f64::pdf_tail(c));
+  }
+  const double c = x > f64::kClip ? f64::kClip : x;  // +inf: 1 + 40 * 0; NaN stays NaN
+  return f64::ndtr(c) + c * f64::pdf(c);
 }
 
 }  // namespace relukit
