@@ -245,7 +245,9 @@ def for_input(x: torch.Tensor):
     under ``torch.func`` transforms or forward AD (the C++ autograd has no forward mode) nor
     under ``torch.onnx.export``, which cannot translate relukit's ops (the ATen path exports as
     standard ONNX operators)."""
-    if x.device.type != "cpu" or _ag._fwd_ad_active() or _ag._functorch_active():
+    # Cheapest tests first (this runs on every call; benchmarks/bench_channels_last.py):
+    # is_cpu is an attribute, the transform checks are one C call each.
+    if not x.is_cpu or _ag._functorch_active() or _ag._fwd_ad_active():
         return None
     if torch.compiler.is_compiling():
         if torch.onnx.is_in_onnx_export() or not _available():
