@@ -193,6 +193,7 @@ def keras_stub() -> str:
         "from ._models import Watch as Watch",
         "from ._models import discover as discover",
         "from ._models import watch as watch",
+        "from ..diagnostics._keras import DeadUnitCallback as DeadUnitCallback",
         "",
         "__all__: list[str]",
         "",

@@ -58,6 +58,10 @@ class Case:
         specials: ``(x, f(x), f'(x))`` triples that must hold exactly.
         kinks: points where f' jumps; there f' must equal ``kink_derivative`` exactly.
         kink_derivative: f' at the kinks (the ``x ≤ 0`` branch).
+        kink_derivatives: f' at each of ``kinks`` where it is not the same at all of them
+            (ReLU6, Hardswish: PyTorch's rule); ``kink_points`` pairs them up.
+        lipschitz: the largest |f'| where it exceeds 1 and no parameter bounds it (SELU's λα,
+            Hardswish's 1.5); ``inf`` where f' is unbounded (CELU with alpha < 0).
         textbook: the formula people type, in NumPy (the benchmarks' baseline).
         textbook_derivative: the textbook f'.
         identity_above: f(x) == x exactly in float64 for every x above this.
@@ -65,6 +69,9 @@ class Case:
             counterpart with every parameter passed explicitly (PReLU's slope as a tensor).
         saves: what relukit.torch saves for backward out of place: ``"input"`` or ``"output"``
             (torch.nn saves the input for all but ReLU; DESIGN.md §2's saved-tensor policy).
+        oracle_where: ``oracle_where(x, **params)`` → a mask of where PyTorch's counterpart
+            computes the same function (Softplus: β·x ≤ threshold, beyond which it returns x);
+            elsewhere only relukit's own references apply. ``None``: everywhere.
         oracle_atol: per dtype, an absolute tolerance for the oracle where PyTorch's own kernel
             is known to be less accurate than the contract (a known divergence, as data).
         keras_oracle: ``keras_oracle(keras, **params)`` → Keras' own counterpart, a function of
@@ -84,12 +91,15 @@ class Case:
     textbook_derivative: Callable[..., np.ndarray]
     kinks: tuple[float, ...] = ()
     kink_derivative: float | None = None
+    kink_derivatives: tuple[float, ...] = ()
+    lipschitz: float | None = None
     derivative_scale: Callable[..., Any] | None = None
     monotone: bool = False
     lower_bound: float | None = None
     identity_above: float = 0.0
     torch_oracle: Callable[..., Any] | None = None
     saves: str = "input"
+    oracle_where: Callable[..., Any] | None = None
     oracle_atol: dict[str, float] = field(default_factory=dict)
     keras_oracle: Callable[..., Any] | None = None
     keras_oracle_atol: float = 0.0
@@ -104,6 +114,15 @@ class Case:
     @property
     def name(self) -> str:
         return self.activation.name
+
+    @property
+    def kink_points(self) -> tuple[tuple[float, float], ...]:
+        """``(x, f'(x))`` at each kink, the kink rule applied (a kink at 0 also as −0)."""
+        ds = self.kink_derivatives or (self.kink_derivative,) * len(self.kinks)
+        points = []
+        for k, d in zip(self.kinks, ds, strict=True):
+            points += [(k, d), (-0.0, d)] if k == 0 else [(k, d)]
+        return tuple(points)
 
     def numpy_fn(self):
         """relukit's NumPy function for this case (the reference other backends compare to)."""
@@ -394,6 +413,284 @@ def _silu_cases():
     ]
 
 
+# --- SELU and CELU -------------------------------------------------------------------------------
+
+_SELU_LAMBDA = mp.mpf("1.0507009873554804934193349852946")
+_SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
+
+
+def _selu_cases():
+    lam, lam_alpha = float(_SELU_LAMBDA), float(_SELU_LAMBDA * _SELU_ALPHA)
+
+    def value(x, **_):
+        return _SELU_LAMBDA * x if x > 0 else _SELU_LAMBDA * _SELU_ALPHA * mp.expm1(x)
+
+    def derivative(x, **_):
+        return _SELU_LAMBDA if x > 0 else _SELU_LAMBDA * _SELU_ALPHA * mp.exp(x)
+
+    return [
+        Case(
+            activation=relukit.get("selu"),
+            params={},
+            value=value,
+            derivative=derivative,
+            specials=(
+                (INF, INF, lam),
+                (-INF, -lam_alpha, 0.0),
+                (0.0, 0.0, lam_alpha),
+                _nan_triple(),
+            ),
+            kinks=(0.0,),
+            kink_derivative=lam_alpha,
+            textbook=lambda x, **p: np.where(x > 0, lam * x, lam_alpha * (np.exp(x) - 1)),
+            textbook_derivative=lambda x, **p: np.where(x > 0, lam, lam_alpha * np.exp(x)),
+            monotone=True,
+            lower_bound=-lam_alpha,
+            identity_above=INF,
+            lipschitz=lam_alpha,
+            torch_oracle=lambda f, x: f.selu(x, inplace=False),
+            keras_oracle=lambda k: k.ops.selu,
+        )
+    ]
+
+
+def _celu_case(alpha: float) -> Case:
+    def value(x, **_):
+        return x if x > 0 else mp.mpf(alpha) * mp.expm1(x / mp.mpf(alpha))
+
+    def derivative(x, **_):
+        return mp.mpf(1) if x > 0 else mp.exp(x / mp.mpf(alpha))
+
+    left = (-alpha, 0.0) if alpha > 0 else (-INF, INF)
+    return Case(
+        activation=relukit.get("celu"),
+        params={"alpha": alpha},
+        value=value,
+        derivative=derivative,
+        specials=((INF, INF, 1.0), (-INF, *left), (0.0, 0.0, 1.0), _nan_triple()),
+        textbook=lambda x, **p: np.where(x > 0, x, alpha * (np.exp(x / alpha) - 1)),
+        textbook_derivative=lambda x, **p: np.where(x > 0, 1.0, np.exp(x / alpha)),
+        monotone=True,
+        lower_bound=-alpha if alpha > 0 else None,
+        lipschitz=1.0 if alpha > 0 else INF,
+        torch_oracle=lambda f, x, alpha: f.celu(x, alpha=alpha, inplace=False),
+        keras_oracle=lambda k, alpha: lambda x: k.ops.celu(x, alpha=alpha),
+    )
+
+
+def _celu_cases():
+    return [_celu_case(a) for a in (1.0, 0.5, 2.0, -0.5)]
+
+
+# --- ReLU6 and Hardswish: kinks away from 0, PyTorch's rule at them -----------------------------
+
+
+def _relu6_cases():
+    return [
+        Case(
+            activation=relukit.get("relu6"),
+            params={},
+            value=lambda x, **_: min(max(x, mp.mpf(0)), mp.mpf(6)),
+            derivative=lambda x, **_: mp.mpf(1 if 0 < x < 6 else 0),
+            specials=(
+                (INF, 6.0, 0.0),
+                (-INF, 0.0, 0.0),
+                (0.0, 0.0, 0.0),
+                (-0.0, 0.0, 0.0),
+                (6.0, 6.0, 0.0),
+                _nan_triple(),
+            ),
+            kinks=(0.0, 6.0),
+            kink_derivative=0.0,
+            textbook=lambda x, **p: np.minimum(np.maximum(x, 0), 6),
+            textbook_derivative=lambda x, **p: ((x > 0) & (x < 6)).astype(x.dtype),
+            monotone=True,
+            lower_bound=0.0,
+            identity_above=INF,
+            torch_oracle=lambda f, x: f.relu6(x, inplace=False),
+            saves="output",
+            keras_oracle=lambda k: k.ops.relu6,
+        )
+    ]
+
+
+def _hardswish_cases():
+    def value(x, **_):
+        return x * min(max(x + 3, mp.mpf(0)), mp.mpf(6)) / 6
+
+    def derivative(x, **_):
+        return mp.mpf(0) if x <= -3 else (mp.mpf(1) if x >= 3 else (2 * x + 3) / 6)
+
+    return [
+        Case(
+            activation=relukit.get("hardswish"),
+            params={},
+            value=value,
+            derivative=derivative,
+            specials=(
+                (INF, INF, 1.0),
+                (-INF, 0.0, 0.0),
+                (0.0, 0.0, 0.5),
+                (-1.5, -0.375, 0.0),
+                _nan_triple(),
+            ),
+            kinks=(-3.0, 3.0),
+            kink_derivatives=(0.0, 1.0),
+            textbook=lambda x, **p: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
+            textbook_derivative=lambda x, **p: np.where(
+                x <= -3, 0.0, np.where(x >= 3, 1.0, x / 3 + 0.5)
+            ),
+            lower_bound=-0.375,
+            identity_above=3.0,
+            lipschitz=1.5,
+            torch_oracle=lambda f, x: f.hardswish(x, inplace=False),
+            keras_oracle=lambda k: k.ops.hard_swish,
+        )
+    ]
+
+
+# --- Mish and Softplus ---------------------------------------------------------------------------
+
+
+def _mish_cases():
+    def softplus(x):
+        return mp.log1p(mp.exp(x))
+
+    def value(x, **_):
+        return x * mp.tanh(softplus(x))
+
+    def terms(x):
+        sp = softplus(x)
+        return mp.tanh(sp), x * mp.sech(sp) ** 2 / (1 + mp.exp(-x))
+
+    derivative, scale = _sum_of_terms(terms)
+
+    def textbook(x, **_):
+        return x * np.tanh(np.log1p(np.exp(x)))
+
+    def textbook_derivative(x, **_):
+        sp = np.log1p(np.exp(x))
+        return np.tanh(sp) + x / np.cosh(sp) ** 2 / (1 + np.exp(-x))
+
+    return [
+        Case(
+            activation=relukit.get("mish"),
+            params={},
+            value=value,
+            derivative=derivative,
+            derivative_scale=scale,
+            specials=((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, 0.0, 0.6), _nan_triple()),
+            textbook=textbook,
+            textbook_derivative=textbook_derivative,
+            identity_above=40.0,
+            lipschitz=1.1,
+            torch_oracle=lambda f, x: f.mish(x, inplace=False),
+            keras_oracle=lambda k: k.activations.mish,
+        )
+    ]
+
+
+def _softplus_case(beta: float) -> Case:
+    b = mp.mpf(beta)
+
+    def value(x, **_):
+        return mp.log1p(mp.exp(b * x)) / b
+
+    def derivative(x, **_):
+        return 1 / (1 + mp.exp(-b * x))
+
+    ln2 = float(mp.log(2) / b)
+    if beta > 0:
+        specials = ((INF, INF, 1.0), (-INF, 0.0, 0.0), (0.0, ln2, 0.5), _nan_triple())
+    else:
+        specials = ((INF, 0.0, 0.0), (-INF, -INF, 1.0), (0.0, ln2, 0.5), _nan_triple())
+    return Case(
+        activation=relukit.get("softplus"),
+        params={"beta": beta, "threshold": 20.0},
+        value=value,
+        derivative=derivative,
+        specials=specials,
+        textbook=lambda x, **p: np.log1p(np.exp(beta * x)) / beta,
+        textbook_derivative=lambda x, **p: 1 / (1 + np.exp(-beta * x)),
+        monotone=True,
+        lower_bound=0.0 if beta > 0 else None,
+        identity_above=40.0 / beta if beta > 0 else INF,
+        lipschitz=1.0,
+        torch_oracle=lambda f, x, beta, threshold: f.softplus(x, beta=beta, threshold=threshold),
+        # PyTorch returns x where beta·x > threshold: 2.1e-9/beta off at beta·x = 20 in float64
+        # (at the default threshold; OpInfo's samples pass smaller ones).
+        oracle_atol={"float64": 5e-9},
+        oracle_where=lambda x, beta=1.0, threshold=20.0: x * beta <= threshold,
+        keras_oracle=lambda k, beta, threshold: lambda x: k.ops.softplus(x * beta) / beta,
+    )
+
+
+def _softplus_cases():
+    return [_softplus_case(b) for b in (1.0, 2.0, 0.5, -1.0)]
+
+
+# --- the classical baselines ---------------------------------------------------------------------
+
+
+def _sigmoid_cases():
+    def value(x, **_):
+        return 1 / (1 + mp.exp(-x))
+
+    def derivative(x, **_):
+        e = mp.exp(-abs(x))  # σ(1 − σ) without 1 − σ's cancellation
+        return e / (1 + e) ** 2
+
+    return [
+        Case(
+            activation=relukit.get("sigmoid"),
+            params={},
+            value=value,
+            derivative=derivative,
+            specials=((INF, 1.0, 0.0), (-INF, 0.0, 0.0), (0.0, 0.5, 0.25), _nan_triple()),
+            textbook=lambda x, **p: 1 / (1 + np.exp(-x)),
+            textbook_derivative=lambda x, **p: np.exp(-x) / (1 + np.exp(-x)) ** 2,
+            monotone=True,
+            lower_bound=0.0,
+            identity_above=INF,
+            torch_oracle=lambda f, x: torch_sigmoid(x),
+            keras_oracle=lambda k: k.ops.sigmoid,
+        )
+    ]
+
+
+def _tanh_cases():
+    return [
+        Case(
+            activation=relukit.get("tanh"),
+            params={},
+            value=lambda x, **_: mp.tanh(x),
+            derivative=lambda x, **_: mp.sech(x) ** 2,
+            specials=((INF, 1.0, 0.0), (-INF, -1.0, 0.0), (0.0, 0.0, 1.0), _nan_triple()),
+            textbook=lambda x, **p: np.tanh(x),
+            textbook_derivative=lambda x, **p: 1 - np.tanh(x) ** 2,
+            monotone=True,
+            lower_bound=-1.0,
+            identity_above=INF,
+            torch_oracle=lambda f, x: torch_tanh(x),
+            keras_oracle=lambda k: k.ops.tanh,
+        )
+    ]
+
+
+def torch_sigmoid(x):
+    """torch.sigmoid (torch.nn.functional.sigmoid is its deprecated alias)."""
+    import torch
+
+    return torch.sigmoid(x)
+
+
+def torch_tanh(x):
+    """torch.tanh (torch.nn.functional.tanh is its deprecated alias)."""
+    import torch
+
+    return torch.tanh(x)
+
+
 _BUILDERS = {
     "relu": _relu_cases,
     "leaky_relu": _leaky_cases,
@@ -401,6 +698,14 @@ _BUILDERS = {
     "elu": _elu_cases,
     "gelu": lambda: [_gelu_exact_cases(), _gelu_tanh_cases()],
     "silu": _silu_cases,
+    "selu": _selu_cases,
+    "celu": _celu_cases,
+    "relu6": _relu6_cases,
+    "hardswish": _hardswish_cases,
+    "mish": _mish_cases,
+    "softplus": _softplus_cases,
+    "sigmoid": _sigmoid_cases,
+    "tanh": _tanh_cases,
 }
 
 CASES: list[Case] = [case for a in relukit.catalog for case in _BUILDERS[a.name]()]

@@ -321,12 +321,13 @@ def test_backward_with_an_upstream_gradient(case, dtype):
 def test_special_values_and_kinks_exactly(case, dtype):
     skip_dtype(dtype)
     points = [(x, f, d) for x, f, d in case.specials]
-    points += [(k, None, case.kink_derivative) for k in case.kinks]
+    points += [(k, None, d) for k, d in case.kink_points]
     x = rounded([p[0] for p in points], dtype)
     y, g = value_and_grad(lambda t: call(case, t), tensor(x, dtype))
     y, g = to_numpy(y), to_numpy(g)
     for i, (xi, f, d) in enumerate(points):
         if f is not None:
+            f = rounded([f], dtype)[0]  # SELU's λα, Softplus' log(2)/β in the input's dtype
             assert same(y[i], f), f"{case.id}: f({xi}) = {y[i]}, not {f}"
         d = rounded([d], dtype)[0]  # the slope in the input's dtype, as the reference has it
         assert same(g[i], d), f"{case.id}: f'({xi}) = {g[i]}, not {d}"
@@ -339,11 +340,12 @@ def test_layers_follow_the_kink_rule(case):
     if not case.kinks:
         pytest.skip("no kink")
     layer = make_layer(case)
-    x = keras.ops.reshape(tensor([0.0, -0.0, np.nan], "float32"), (3, 1))
+    points = case.kink_points
+    x = keras.ops.reshape(tensor([*(k for k, _ in points), np.nan], "float32"), (-1, 1))
     _, g = value_and_grad(layer, x)
     g = to_numpy(g)[:, 0]
-    np.testing.assert_array_equal(g[:2], np.float32([case.kink_derivative] * 2))
-    assert np.isnan(g[2])
+    np.testing.assert_array_equal(g[:-1], np.float32([d for _, d in points]))
+    assert np.isnan(g[-1])
 
 
 SMOOTH_CASES = [c for c in CASES if not c.activation.piecewise_linear]
@@ -378,7 +380,8 @@ def test_agrees_with_keras_own_away_from_kinks(case):
     Keras' tanh-GELU gradient on jax and tensorflow is 0 where the true one is −1.5e-6.)"""
     oracle = case.keras_oracle(keras, **case.params)
     x = np.linspace(-4, 4, 2001).astype(np.float32)
-    x = x[np.abs(x) > 1e-3]
+    for k in (0.0, *case.kinks):
+        x = x[np.abs(x - k) > 1e-3]
     ours_y, ours_g = value_and_grad(lambda t: call(case, t), tensor(x, "float32"))
     theirs_y, theirs_g = value_and_grad(oracle, tensor(x, "float32"))
     rtol, atol = TOLERANCES["float32"]

@@ -51,10 +51,12 @@ def inputs(draw, dtypes=DTYPES):
     x = _layout(base, layout)
     params = dict(case.params)
     if params and draw(st.booleans()):
-        (name,) = params
-        kind = case.activation.param(name).kind
+        name = draw(st.sampled_from(sorted(params)))
+        param = case.activation.param(name)
+        kind = param.kind
         if kind == "real":
-            params[name] = draw(st.sampled_from([1e39, -1e39, 1e300, math.nan, math.inf]))
+            bad = [1e39, -1e39, 1e300, math.nan, math.inf] + ([0.0] if param.nonzero else [])
+            params[name] = draw(st.sampled_from(bad))
         elif kind == "weight":
             params[name] = draw(st.sampled_from([math.nan, math.inf, 0.0, -0.0]))
     return case, dtype, x, params

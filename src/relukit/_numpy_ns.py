@@ -36,6 +36,8 @@ class NumpyNamespace:
     clip = staticmethod(np.clip)
     exp = staticmethod(np.exp)
     expm1 = staticmethod(np.expm1)
+    log1p = staticmethod(np.log1p)
+    tanh = staticmethod(np.tanh)
     multiply = staticmethod(np.multiply)
 
     @staticmethod

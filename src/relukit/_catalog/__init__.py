@@ -6,16 +6,39 @@
 
 from __future__ import annotations
 
-from . import _elu, _gelu, _leaky_relu, _prelu, _relu, _silu
-from ._spec import Activation, Example, Namespace, Param, Spelling
+from . import (
+    _celu,
+    _elu,
+    _gelu,
+    _hardswish,
+    _leaky_relu,
+    _mish,
+    _prelu,
+    _relu,
+    _relu6,
+    _selu,
+    _sigmoid,
+    _silu,
+    _softplus,
+    _tanh,
+)
+from ._spec import FAMILIES, Activation, Example, Namespace, Param, Spelling
 
 CATALOG: tuple[Activation, ...] = (
     _relu.RELU,
     _leaky_relu.LEAKY_RELU,
     _prelu.PRELU,
     _elu.ELU,
+    _selu.SELU,
+    _celu.CELU,
+    _relu6.RELU6,
     _gelu.GELU,
     _silu.SILU,
+    _mish.MISH,
+    _hardswish.HARDSWISH,
+    _softplus.SOFTPLUS,
+    _sigmoid.SIGMOID,
+    _tanh.TANH,
 )
 
 _BY_NAME = {a.name: a for a in CATALOG}
@@ -31,8 +54,10 @@ def get(name: str | Activation) -> Activation:
         >>> import relukit
         >>> relukit.get("elu").defaults
         {'alpha': 1.0}
-        >>> [a.name for a in relukit.catalog]
-        ['relu', 'leaky_relu', 'prelu', 'elu', 'gelu', 'silu']
+        >>> [a.name for a in relukit.catalog][:4]
+        ['relu', 'leaky_relu', 'prelu', 'elu']
+        >>> relukit.get("softplus").family
+        'smooth'
     """
     if isinstance(name, Activation):
         return name
@@ -42,4 +67,4 @@ def get(name: str | Activation) -> Activation:
         raise KeyError(f"unknown activation {name!r}; known: {', '.join(_BY_NAME)}") from None
 
 
-__all__ = ["CATALOG", "Activation", "Example", "Namespace", "Param", "Spelling", "get"]
+__all__ = ["CATALOG", "FAMILIES", "Activation", "Example", "Namespace", "Param", "Spelling", "get"]

@@ -55,6 +55,8 @@ ELU = Activation(
         ),
     ),
     piecewise_linear=False,
+    family="rectifier",
+    kinks=(0.0,),
     class_name="ELU",
     inplace=True,
     example=Example(

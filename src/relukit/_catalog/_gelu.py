@@ -126,6 +126,7 @@ GELU = Activation(
         Spelling("TensorFlow", "tf.nn.gelu(features, approximate=False)"),
     ),
     piecewise_linear=False,
+    family="smooth",
     notes=(
         f"The tanh form differs from the exact one by at most {TANH_MAX_ABS_ERROR:.3g} "
         f"(at x ≈ {TANH_MAX_ERROR_AT}); weights trained with one do not transfer exactly to "

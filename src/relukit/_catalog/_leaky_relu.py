@@ -53,6 +53,8 @@ LEAKY_RELU = Activation(
         Spelling("TensorFlow", "tf.nn.leaky_relu(features, alpha=0.2)", "default slope 0.2"),
     ),
     piecewise_linear=True,
+    family="rectifier",
+    kinks=(0.0,),
     nonpositive_slope=lambda negative_slope=0.01: negative_slope,
     class_name="LeakyReLU",
     inplace=True,

@@ -63,6 +63,8 @@ PRELU = Activation(
         Spelling("TensorFlow", "none built in (tf.keras.layers.PReLU is Keras')"),
     ),
     piecewise_linear=True,
+    family="rectifier",
+    kinks=(0.0,),
     nonpositive_slope=lambda weight: weight,
     class_name="PReLU",
     inplace=False,

@@ -40,6 +40,8 @@ RELU = Activation(
         Spelling("TensorFlow", "tf.nn.relu(features)"),
     ),
     piecewise_linear=True,
+    family="rectifier",
+    kinks=(0.0,),
     keeps_integers=True,
     nonpositive_slope=lambda: 0.0,
     class_name="ReLU",

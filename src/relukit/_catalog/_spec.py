@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 ParamKind = Literal["real", "choice", "weight"]
+Family = Literal["rectifier", "smooth", "classical"]
+
+# The families, in the order ``relukit info`` lists them.
+FAMILIES: tuple[Family, ...] = ("rectifier", "smooth", "classical")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Param:
         doc: one line for docstrings and ``relukit info``.
         choices: the accepted values of a ``"choice"`` parameter.
         initial: a weight's conventional initial value (PReLU: 0.25, He et al. and PyTorch).
+        nonzero: a ``"real"`` that must not be 0 (it divides: Softplus' ``beta``, CELU's
+            ``alpha``).
     """
 
     name: str
@@ -35,6 +41,7 @@ class Param:
     doc: str
     choices: tuple[str, ...] = ()
     initial: float | None = None
+    nonzero: bool = False
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised, or raise an error that names this parameter.
@@ -55,8 +62,11 @@ class Param:
                 number = math.inf
             if not math.isfinite(number):
                 raise ValueError(f"{self.name} must be a finite real number, got {value!r}")
-            value = number
-            return value
+            if self.nonzero and number == 0:
+                raise ValueError(
+                    f"{self.name} must be a finite nonzero real number (it divides), got {value!r}"
+                )
+            return number
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
                 raise ValueError(
@@ -124,6 +134,14 @@ class Namespace(Protocol):
 
     def expm1(self, x: Any) -> Any:
         """e^x − 1 without cancellation near 0."""
+        ...
+
+    def log1p(self, x: Any) -> Any:
+        """log(1 + x) without cancellation near 0."""
+        ...
+
+    def tanh(self, x: Any) -> Any:
+        """tanh(x), within 1 ulp (the platform's)."""
         ...
 
     def scale(self, a: Any, v: Any) -> Any:
@@ -204,7 +222,21 @@ class Activation:
         special_values: values at ±inf and NaN, as text.
         references: the papers.
         spellings: PyTorch / Keras 3 / JAX / TensorFlow spellings and how they differ.
-        piecewise_linear: ``True`` for ReLU, Leaky ReLU and PReLU (positively homogeneous).
+        piecewise_linear: ``True`` for the piecewise-linear entries (ReLU, Leaky ReLU, PReLU,
+            ReLU6): exact in their own dtype, so computed in it (half types in float32).
+        family: ``"rectifier"`` (identity for x > 0, a linear, flat or exponential x ≤ 0 part:
+            ReLU, Leaky ReLU, PReLU, ELU, SELU, CELU, ReLU6), ``"smooth"`` (x times a gate
+            rising from 0 to 1, and Softplus: GELU, SiLU, Mish, Hardswish), or ``"classical"``
+            (the bounded baselines sigmoid and tanh); ``relukit info`` groups by it.
+        kinks: where f' jumps (``()`` for a smooth entry); the gains' quadrature splits there.
+        kink_rule: the sentence stating which branch f' takes at the kinks, when it is not the
+            default ``x ≤ 0`` branch (ReLU6, Hardswish: PyTorch's reverse mode).
+        output_derivative: ``output_derivative(ns, y, **params)`` → f'(x) from y = f(x), where
+            the output determines the derivative (invertible on each branch); backends may then
+            save the output instead of the input for backward.
+        output_dtypes: the dtypes (names) in which ``output_derivative`` of the rounded output
+            meets the contract's tolerance for f' everywhere; the others save the input.
+        output_note: why the output is (or is not) saved, for the docstrings.
         notes: further paragraphs for the docstrings (approximation error bounds...).
         class_name: the module/layer class name in ``relukit.torch`` and ``relukit.keras``,
             which is also the ``torch.nn`` class it replaces (``"LeakyReLU"``).
@@ -224,6 +256,7 @@ class Activation:
     references: tuple[str, ...]
     spellings: tuple[Spelling, ...]
     piecewise_linear: bool
+    family: Family
     weight_derivative: ActivationFn | None = None
     nonpositive_slope: ActivationFn | None = None
     keeps_integers: bool = False
@@ -231,6 +264,15 @@ class Activation:
     class_name: str = ""
     inplace: bool = False
     example: Example | None = None
+    kinks: tuple[float, ...] = ()
+    kink_rule: str = ""
+    output_derivative: ActivationFn | None = None
+    output_dtypes: tuple[str, ...] = ()
+    output_note: str = ""
+
+    def saves_output(self, dtype: str) -> bool:
+        """Whether backward can use the output of a ``dtype`` result (a dtype name)."""
+        return self.output_derivative is not None and dtype in self.output_dtypes
 
     @property
     def defaults(self) -> Mapping[str, Any]:
@@ -316,8 +358,13 @@ class Activation:
             f"{self.title}: :math:`{self.formula}`.",
             "",
             f"Derivative: :math:`{self.derivative_formula}`.",
-            f"Kink rule: {self.kink} (the derivative takes the ``x ≤ 0`` branch at a kink, "
-            "as PyTorch's reverse mode does; relukit uses it in forward mode too).",
+            f"Kink rule: {self.kink} ("
+            + (
+                self.kink_rule
+                or "the derivative takes the ``x ≤ 0`` branch at a kink, as PyTorch's reverse "
+                "mode does"
+            )
+            + "; relukit uses it in forward mode too).",
             f"Special values: {self.special_values}; NaN propagates through values and "
             "derivatives.",
         ]

@@ -41,8 +41,23 @@ def gaussian_expectation(g) -> float:
         return float(weights @ np.asarray(g(nodes)) + weights @ np.asarray(g(-nodes)))
 
 
+# torch.nn.init.calculate_gain's names for layers without a nonlinearity: gain 1.
+LINEAR_NAMES = frozenset(
+    {
+        "linear",
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    }
+)
+
+
 def resolve(activation: Any) -> Activation | None:
-    """The catalog entry for ``activation`` (a name or an entry); ``None`` stays ``None`` (linear).
+    """The catalog entry for ``activation`` (a name or an entry); ``None`` stays ``None`` (linear),
+    and so do ``torch.nn.init.calculate_gain``'s linear names (``"linear"``, ``"conv2d"``...).
 
     Raises:
         ValueError: ``activation`` is not in the catalog; the message names the argument and lists
@@ -50,6 +65,8 @@ def resolve(activation: Any) -> Activation | None:
     """
     if activation is None or isinstance(activation, Activation):
         return activation
+    if isinstance(activation, str) and activation in LINEAR_NAMES:
+        return None
     try:
         return get(activation)
     except KeyError:
@@ -57,8 +74,8 @@ def resolve(activation: Any) -> Activation | None:
 
         known = ", ".join(a.name for a in _catalog.CATALOG)
         raise ValueError(
-            f"activation must be a relukit catalog name or entry ({known}) or None for a "
-            f"linear layer; got {activation!r}"
+            f"activation must be a relukit catalog name or entry ({known}), None or 'linear' "
+            f"for a linear layer; got {activation!r}"
         ) from None
 
 
@@ -213,12 +230,13 @@ def gain(activation: Any = "relu", *, mode: GainMode = "forward", **params: Any)
     * ``mode="backward"``: :math:`1/\sqrt{E[f'(z)^2]}`. Weights with std ``gain/√fan_out`` keep the
       second moment of the back-propagated gradients at 1 (the backward argument).
 
-    For the piecewise-linear entries (ReLU, Leaky ReLU, PReLU; decided from the catalog's
+    For the positively homogeneous entries (ReLU, Leaky ReLU, PReLU; decided from the catalog's
     ``piecewise_linear`` / ``nonpositive_slope``), with a the slope for x ≤ 0, both are
-    :math:`\sqrt{2/(1+a^2)}` in closed form, and exact at every input scale (f is positively
-    homogeneous). For ELU and GELU they are computed by Gaussian quadrature split at the kink
-    z = 0 (composite Gauss–Legendre against the normal density on each half-line, ~1e-15 absolute
-    on the second moment, checked against mpmath to 1e-12) through relukit's own NumPy functions,
+    :math:`\sqrt{2/(1+a^2)}` in closed form, and exact at every input scale. For the others they
+    are computed by Gaussian quadrature split at z = 0 (composite Gauss–Legendre against the
+    normal density on each half-line, in panels of width 1/2, so the kinks of ReLU6 at 6 and
+    Hardswish at ±3 fall on panel ends; ~1e-15 absolute on the second moment, checked against
+    mpmath to 1e-12) through relukit's own NumPy functions,
     so one definition serves; they hold exactly only at unit pre-activation variance. That fixed
     point attracts for ELU (the variance map q ↦ gain²·E[f(√q z)²] has slope 0.89 at q = 1) but
     repels for GELU (slope 1.144: GELU is ≈ x/2 for small inputs and ≈ ReLU for large ones, and
@@ -232,20 +250,34 @@ def gain(activation: Any = "relu", *, mode: GainMode = "forward", **params: Any)
     leaky_relu (0.01)            1.4141428570      1.4141428570
     prelu (weight 0.25)          1.3719886811      1.3719886811
     elu (alpha 1.0)              1.2451983007      1.2234285576
+    selu                         1.0000000000      0.9660257770
+    celu (alpha 1.0)             1.2451983007      1.2234285576
+    relu6                        1.4142135651      1.4142135638
     gelu (exact)                 1.5335304412      1.4811144127
     gelu (tanh)                  1.5335805217      1.4811680581
+    silu                         1.6765324703      1.6233202580
+    mish                         1.4868475813      1.4447552325
+    hardswish                    1.7366572128      1.6700763674
+    softplus (beta 1.0)          1.0418668355      1.8462285453
+    sigmoid                      1.8462285453      4.7226460859
+    tanh                         1.5925374197      1.4674135916
     ===========================  ================  ================
 
-    Unlike ``torch.nn.init.calculate_gain``, which raises for GELU, ELU and PReLU and uses one
-    gain for both modes, this covers every catalog activation and tells forward from backward
-    (they differ for ELU and GELU). For ``relu`` and ``leaky_relu(a)`` it equals
-    ``calculate_gain`` bit for bit. PyTorch's ``tanh`` 5/3 and ``selu`` 3/4 are heuristics outside
-    the catalog. Keras and JAX have no gain helper: pass ``scale=gain(...)**2`` to
-    ``keras.initializers.VarianceScaling`` / ``jax.nn.initializers.variance_scaling``.
+    Unlike ``torch.nn.init.calculate_gain``, which raises for GELU, ELU, PReLU, SiLU, Mish...
+    and uses one gain for both modes, this covers every catalog activation and tells forward from
+    backward (they differ for all but the positively homogeneous ones). For ``relu``,
+    ``leaky_relu(a)`` and the linear names (``"linear"``, ``"conv2d"``...: 1) it equals
+    ``calculate_gain`` bit for bit. PyTorch's ``tanh`` 5/3, ``selu`` 3/4 and ``sigmoid`` 1 are
+    heuristics and differ from these second-moment gains on purpose: SELU's forward gain is 1
+    (it is self-normalising: E[selu(z)²] = 1), where PyTorch's 3/4 was chosen empirically;
+    sigmoid's 1.85 rescales its non-zero mean too. Keras and JAX have no gain helper: pass
+    ``scale=gain(...)**2`` to ``keras.initializers.VarianceScaling`` /
+    ``jax.nn.initializers.variance_scaling``.
 
     Args:
-        activation: a catalog name (``relukit.get``) or entry; ``None`` for a linear layer
-            (gain 1). Default: ``"relu"``.
+        activation: a catalog name (``relukit.get``) or entry; ``None`` or ``"linear"`` (or
+            another of ``calculate_gain``'s linear names) for a linear layer (gain 1).
+            Default: ``"relu"``.
         mode: ``"forward"`` or ``"backward"``. Default: ``"forward"``.
         **params: the activation's parameters (``negative_slope``, ``alpha``, ``approximate``);
             defaults are the catalog's (PyTorch's). PReLU's ``weight`` is its current slope: a

@@ -85,7 +85,19 @@ def _register_strings() -> None:
 
 _register_strings()
 
+
+def __getattr__(name: str):
+    """``DeadUnitCallback`` (relukit.diagnostics, floor 3), imported on first use: importing
+    it eagerly would make this floor-2 adapter import the tools built on it."""
+    if name == "DeadUnitCallback":
+        from ..diagnostics._keras import DeadUnitCallback
+
+        return DeadUnitCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [  # pyright: ignore[reportUnsupportedDunderAll]
+    "DeadUnitCallback",
     "Unit",
     "Watch",
     "compute_dtype",

@@ -42,11 +42,13 @@ __all__ = [
     "expm1",
     "gaussian",
     "ldexp",
+    "log1p",
     "maximum",
     "minimum",
     "scale",
     "select",
     "select_positive",
+    "tanh",
     "two_prod",
     "two_sum",
 ]
@@ -99,6 +101,16 @@ def exp(x: Any) -> Any:
 def expm1(x: Any) -> Any:
     """e^x − 1 (``keras.ops.expm1``: no cancellation near 0)."""
     return ops.expm1(x)
+
+
+def log1p(x: Any) -> Any:
+    """log(1 + x) (``keras.ops.log1p``: no cancellation near 0)."""
+    return ops.log1p(x)
+
+
+def tanh(x: Any) -> Any:
+    """tanh(x) (``keras.ops.tanh``)."""
+    return ops.tanh(x)
 
 
 def add(a: Any, b: Any, *, out: Any = None) -> Any:

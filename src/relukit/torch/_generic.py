@@ -59,6 +59,19 @@ def _input_grad(activation, g, x, params, weights):
     return _cast(_cast(g, d.dtype) * d, g.dtype)
 
 
+def _output_grad(activation, g, y, params):
+    """grad·f'(x) from the output y, with the catalog's ``output_derivative``."""
+    cdtype = compute_dtype(activation, y.dtype)
+    d = activation.output_derivative(_namespace(y.dtype), _cast(y, cdtype), **params)
+    return _cast(_cast(g, d.dtype) * d, g.dtype)
+
+
+def saves_output(activation: Activation, dtype: torch.dtype, weighted: bool) -> bool:
+    """Whether the generic path saves the output for backward: the catalog says its derivative
+    is recoverable from an output of this dtype within the contract (``output_dtypes``)."""
+    return not weighted and activation.saves_output(str(dtype).removeprefix("torch."))
+
+
 def _weight_grads(activation, g, x, weights):
     if not weights:
         return ()
@@ -72,7 +85,9 @@ def _weight_grads(activation, g, x, weights):
 
 @_ag.with_forward_mode
 class Generic(Function):
-    """f(x) for a catalog entry; saves the input and the weights (as torch.nn does)."""
+    """f(x) for a catalog entry; saves the input and the weights (as torch.nn does), or only the
+    output where the catalog's ``output_derivative`` meets the contract for the dtype (ReLU6;
+    float64 Softplus): then ``Linear → act → Linear`` keeps one hidden tensor, not two."""
 
     generate_vmap_rule = True
 
@@ -83,12 +98,16 @@ class Generic(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         x, ctx.activation, ctx.params, ctx.names, *weights = inputs
-        ctx.save_for_backward(x, *weights)
+        ctx.from_output = saves_output(ctx.activation, x.dtype, bool(weights))
+        ctx.save_for_backward(output if ctx.from_output else x, *weights)
         ctx.save_for_forward(x, *weights)
 
     @staticmethod
     def backward(ctx, g):
         x, *weights = ctx.saved_tensors
+        if ctx.from_output:  # x is the output here
+            gx = _output_grad(ctx.activation, g, x, ctx.params) if ctx.needs_input_grad[0] else None
+            return (gx, None, None, None)
         w = dict(zip(ctx.names, weights, strict=True))
         gx = _input_grad(ctx.activation, g, x, ctx.params, w) if ctx.needs_input_grad[0] else None
         gws = _weight_grads(ctx.activation, g, x, w) if any(ctx.needs_input_grad[4:]) else ()

@@ -66,6 +66,14 @@ class TorchNamespace:
         return torch.expm1(x)
 
     @staticmethod
+    def log1p(x: Any) -> Any:
+        return torch.log1p(x)
+
+    @staticmethod
+    def tanh(x: Any) -> Any:
+        return torch.tanh(x)
+
+    @staticmethod
     def scale(a: Any, v: Any) -> Any:
         """a·v; where a is 0, a·clip(v, −1, 1): the zero slope's signed 0 (±inf·0 is NaN)."""
         return torch.where(a == 0, a * torch.clamp(v, -1.0, 1.0), a * v)
