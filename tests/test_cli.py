@@ -21,6 +21,20 @@ def test_info_lists_the_catalog_and_the_seed_values(capsys):
     assert "keras.ops defaults to the tanh form" in out  # a differing default, from the catalog
 
 
+def test_info_groups_the_catalog_by_family(capsys):
+    from relukit._catalog import FAMILIES
+
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    tables = out.split("Where other frameworks differ")[0]
+    starts = [tables.index(f"\n{family}:\n") for family in FAMILIES]
+    assert starts == sorted(starts)
+    for a in relukit.catalog:
+        i = starts[FAMILIES.index(a.family)]
+        end = min([s for s in starts if s > i], default=len(tables))
+        assert f"\n{a.name} " in tables[i:end], (a.name, a.family)
+
+
 @pytest.mark.parametrize("activation", relukit.catalog, ids=lambda a: a.name)
 def test_info_name(capsys, activation):
     assert cli.main(["info", activation.name]) == 0
@@ -45,7 +59,7 @@ def test_python_dash_m_and_console_script():
         text=True,
         check=True,
     ).stdout
-    assert out.startswith("ReLU (relu)")
+    assert out.startswith("ReLU (relu), rectifier")
     script = Path(sys.executable).with_name("relukit")
     if not script.exists():
         pytest.skip("relukit is not installed as a console script in this environment")

@@ -1,7 +1,8 @@
 """The ``relukit`` command line (also ``python -m relukit``).
 
-``relukit info`` prints the catalog: every activation's formula, defaults, kink rule and how the
-other frameworks spell it, then a value table like the seed's. ``relukit info NAME`` shows one
+``relukit info`` prints the catalog grouped by family (rectifiers, smooth gates, the classical
+baselines): every activation's defaults, kink rule and how the other frameworks spell it, then a
+value table like the seed's. ``relukit info NAME`` shows one
 activation in full. Everything printed is read from the catalog and computed by the NumPy API.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 import relukit
+from relukit._catalog import FAMILIES
 
 # The seed's inputs: relu of [-3, -0.7, 0, 1.2, 5] is [0, 0, 0, 1.2, 5].
 SEED_INPUTS = (-3.0, -0.7, 0.0, 1.2, 5.0)
@@ -59,18 +61,30 @@ def value_table(activations: Sequence[relukit.Activation], *, derivatives: bool 
     return _table(["activation", "", *map(_fmt, SEED_INPUTS)], rows)
 
 
+def by_family() -> list[relukit.Activation]:
+    """The catalog's entries, family by family (catalog order within a family)."""
+    return [a for family in FAMILIES for a in relukit.catalog if a.family == family]
+
+
 def catalog_table() -> str:
-    rows = []
-    for a in relukit.catalog:
-        defaults = ", ".join(f"{k}={v!r}" for k, v in a.example_params.items()) or "-"
-        rows.append([a.name, a.title, defaults, a.kink])
-    return _table(["name", "title", "defaults", "kink rule (x <= 0 branch)"], rows)
+    """One table per family: name, title, defaults and kink rule of each entry."""
+    blocks = []
+    for family in FAMILIES:
+        rows = []
+        for a in relukit.catalog:
+            if a.family != family:
+                continue
+            defaults = ", ".join(f"{k}={v!r}" for k, v in a.example_params.items()) or "-"
+            rows.append([a.name, a.title, defaults, a.kink])
+        if rows:
+            blocks.append(f"{family}:\n" + _table(["name", "title", "defaults", "kink rule"], rows))
+    return "\n\n".join(blocks)
 
 
 def describe(activation: relukit.Activation) -> str:
     wrap = textwrap.TextWrapper(width=100, subsequent_indent="    ")
     lines = [
-        f"{activation.title} ({activation.name})",
+        f"{activation.title} ({activation.name}), {activation.family}",
         "",
         f"formula:     {activation.formula}",
         f"derivative:  {activation.derivative_formula}",
@@ -98,7 +112,7 @@ def info(name: str | None) -> str:
     if name is not None:
         return describe(relukit.get(name))
     frameworks = []
-    for a in relukit.catalog:
+    for a in by_family():
         for s in a.spellings:
             if s.differs:
                 frameworks.append([a.name, s.framework, s.differs])
@@ -108,7 +122,7 @@ def info(name: str | None) -> str:
             catalog_table(),
             "Where other frameworks differ:\n"
             + _table(["name", "framework", "difference"], frameworks),
-            "Values at the seed's inputs:\n" + value_table(relukit.catalog),
+            "Values at the seed's inputs:\n" + value_table(by_family()),
             "More on one activation: relukit info NAME",
         ]
     )
