@@ -1,4 +1,5 @@
-"""Render README.md's tables of measurements from ``benchmarks/results/*.json``.
+"""Render README.md's tables of measurements from ``benchmarks/results/*.json``, and its contract
+table from the activation catalog (``catalog.contract``: a new entry appears by itself).
 
 Each generated table sits between two markers, named after its results file and table::
 
@@ -62,6 +63,7 @@ def mib(n: float) -> str:
 
 
 # --- PyTorch -----------------------------------------------------------------------------------
+
 
 def torch_memory_modules() -> str:
     """Saved-for-backward bytes; few-bit rows (no torch.nn twin) are set beside torch.nn's GELU."""
@@ -229,7 +231,36 @@ def ulp_numpy() -> str:
     return table(header, "lrrr", cells)
 
 
+# --- the catalog ---------------------------------------------------------------------------------
+
+
+def catalog_contract() -> str:
+    """The contract table: every catalog entry, family by family, from its record."""
+    import relukit
+    from relukit._catalog import FAMILIES
+
+    def signature(a: Any) -> str:
+        params = [
+            p.name if p.kind == "weight" else f"{p.name}={p.default!r}".replace("'", '"')
+            for p in a.params
+        ]
+        return f"`{a.name}({', '.join(params)})`" if params else f"`{a.name}`"
+
+    def math(tex: str) -> str:
+        return "$" + tex.replace("|", r"\vert ") + "$"
+
+    cells = [
+        (signature(a), a.family, math(a.formula), a.kink, a.special_values.replace("|", "/"))
+        for family in FAMILIES
+        for a in relukit.catalog
+        if a.family == family
+    ]
+    header = ("activation", "family", "value", "f' at the kinks", "special values")
+    return table(header, "lllll", cells)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
     "torch_speed.modules": torch_speed_modules,
     "fewbit.table_errors": fewbit_table_errors,
