@@ -137,16 +137,16 @@ def test_unit_axis_and_sequences():
     assert_stats_equal(m2.stats()["1"], reference_stats(seen["1"][1:], unit_axis=1))
 
 
-def test_gradient_score_equals_autograd():
-    model = mlp(nn.ReLU)
+@pytest.mark.parametrize("act", [nn.ReLU, lambda: nn.ReLU(inplace=True), nn.GELU])
+def test_gradient_score_equals_autograd(act):
+    model = mlp(act)
     x = torch.randn(12, 6)
     with UnitMonitor(model, gradients=True) as monitor:
         model(x).square().sum().backward()
     # independent: ∂L/∂(pre-activation) by autograd on the layers written out
+    f = nn.functional.gelu if isinstance(model[1], nn.GELU) else torch.relu
     h0 = model[0](x).detach().requires_grad_(True)
-    a1 = torch.relu(h0)
-    h2 = model[2](a1)
-    loss = model[4](torch.relu(h2)).square().sum()
+    loss = model[4](f(model[2](f(h0)))).square().sum()
     (g0,) = torch.autograd.grad(loss, h0)
     s = monitor.stats()["1"]
     np.testing.assert_allclose(s.grad_abs_sum, g0.abs().sum(0).double().numpy(), rtol=1e-5)

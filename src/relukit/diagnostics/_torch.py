@@ -1,10 +1,19 @@
 """``UnitMonitor``: hooks that accumulate a PyTorch model's per-unit statistics on its device.
 
 The per-batch path (the hooks) launches a few reductions and in-place additions into
-accumulators that live on the activation's device, in float64 where the device has it (counts
-in int64): no ``.item()``, ``.cpu()``, ``.tolist()`` and no Python branch on a tensor value, so
-a CUDA model is never synchronised by it. Sizes (``n``, the number of units) are Python ints
-read from shapes. The host sees the numbers only in :meth:`UnitMonitor.report`.
+accumulators that live on the activation's device, in float64 where the device has it: no
+``.item()``, ``.cpu()``, ``.tolist()`` and no Python branch on a tensor value, so a CUDA model
+is never synchronised by it. Sizes (``n``, the number of units) are Python ints read from
+shapes. The host sees the numbers only in :meth:`UnitMonitor.report`.
+
+Each batch is reduced in its own dtype (float32 for half types) and added to the float64
+accumulators: a reduction with ``dtype=torch.float64`` first copies the whole activation to
+float64, which made a monitored CPU training step 1.5× slower (benchmarks/
+bench_monitor_overhead.py); a float32 batch sum is within ~1e-6 relative of the exact one.
+Activity is counted as ``nansum(clamp(sign(x), min=0))``, not ``(x > 0).sum()``: the same
+count (NaN and ±0 count as inactive), but torch's boolean reductions are 4–5× slower on CPU.
+The count per batch is exact in float32 below 2^24 observations per unit, beyond which the
+batch is counted in float64.
 """
 
 from __future__ import annotations
@@ -72,6 +81,30 @@ def _kind(module: nn.Module) -> tuple[str, bool] | None:
     return None
 
 
+def _is_rectifier(module: nn.Module) -> bool:
+    """Whether the module is a catalog entry that is 0 on ``x ≤ 0`` and > 0 on ``x > 0`` (ReLU,
+    Leaky ReLU with slope 0...): the catalog says so (piecewise linear with a zero slope on
+    ``x ≤ 0``), checked on its NumPy function. For those the output alone gives every statistic
+    (``h > 0 ⇔ x > 0`` and ``|h| = h``), so an in-place module needs no pre-hook and a batch
+    costs two reductions instead of three plus a count."""
+    found = activation_of(module)
+    if found is None:
+        return False
+    entry, params = found
+    if entry.nonpositive_slope is None or any(p.kind == "weight" for p in entry.params):
+        return False
+    try:
+        if float(entry.nonpositive_slope(**params)) != 0.0:
+            return False
+        from .. import function
+
+        x = np.array([-1e30, -1.0, -0.0, 0.0, 1e-30, 1.0, 1e30])
+        y = np.asarray(function(entry)(x, **params))
+    except (TypeError, ValueError):
+        return False
+    return bool(np.all(y[:4] == 0) and np.all(y[4:] > 0))
+
+
 class _Slot:
     """One layer's accumulators, on the device of its activations."""
 
@@ -87,7 +120,8 @@ class _Slot:
             self.dtype = dtype
             self.n = 0
             self.grad_n = 0
-            self.active = torch.zeros(units, dtype=torch.int64, device=ref.device)
+            # counts as floats: exact to 2^53 in float64 (2^24 on MPS), added to without a cast
+            self.active = torch.zeros(units, dtype=dtype, device=ref.device)
             self.abs_sum = torch.zeros(units, dtype=dtype, device=ref.device)
             self.sum = torch.zeros(units, dtype=dtype, device=ref.device)
             self.grad_abs_sum = (
@@ -98,7 +132,7 @@ class _Slot:
         grad = self.grad_abs_sum
         return UnitStats(
             self.n,
-            self.active.detach().cpu().numpy().astype(np.int64),
+            self.active.detach().cpu().double().numpy().astype(np.int64),
             self.abs_sum.detach().cpu().double().numpy(),
             self.sum.detach().cpu().double().numpy(),
             self.grad_n,
@@ -140,8 +174,7 @@ class UnitMonitor:
 
     Units: the last axis for ``(N, F)`` and ``(N, T, F)``, axis 1 for ``(N, C, …)`` with two or
     more trailing axes; a Conv1d's ``(N, C, L)`` needs ``unit_axis=1``. Accumulators live on the
-    activation's device in float64 (float32 on MPS), counts in int64; no host synchronisation
-    in the hooks.
+    activation's device in float64 (float32 on MPS); no host synchronisation in the hooks.
 
     Compared with ReDo (dopamine, JAX, RL): ReDo scores one batch at a time; the monitor
     accumulates any number of batches, merges ranks (``report(all_reduce=True)``), counts dead
@@ -300,6 +333,13 @@ class UnitMonitor:
             self._handles.append(self.model.register_forward_pre_hook(self._on_model_forward))
             for name, module, kind, is_activation in self._targets:
                 inplace = is_activation and getattr(module, "inplace", False) is True
+                # An in-place rectifier's gradient hook must sit on its input before the call
+                # (the generic path's pre-hook): only without gradients does it take the fast path.
+                if is_activation and _is_rectifier(module) and not (inplace and self.gradients):
+                    self._handles.append(
+                        module.register_forward_hook(functools.partial(self._rectified, name, kind))
+                    )
+                    continue
                 if inplace:
                     self._handles.append(
                         module.register_forward_pre_hook(
@@ -355,20 +395,39 @@ class UnitMonitor:
 
     def _count_active(self, slot: _Slot, x: torch.Tensor) -> None:
         with torch.no_grad():
-            slot.active.add_((x > 0).sum(slot.dims))  # bool sum: int64
+            per_unit = x.numel() // slot.units if slot.units else 0
+            exact = torch.float64 if per_unit >= 2**24 else _batch_dtype(x)
+            on = torch.sign(x).clamp_(min=0)  # 1 where x > 0; 0 at ±0 and below; NaN at NaN
+            slot.active.add_(torch.nansum(on, slot.dims, dtype=exact))
         if self.gradients and x.requires_grad and torch.is_grad_enabled():
             x.register_hook(functools.partial(self._on_grad, slot))
 
     def _count_output(self, slot: _Slot, h: torch.Tensor) -> None:
         with torch.no_grad():
-            slot.abs_sum.add_(h.abs().sum(slot.dims, dtype=slot.dtype))
-            slot.sum.add_(h.sum(slot.dims, dtype=slot.dtype))
+            dtype = _batch_dtype(h)
+            batch = [h.abs().sum(slot.dims, dtype=dtype), h.sum(slot.dims, dtype=dtype)]
+            torch._foreach_add_([slot.abs_sum, slot.sum], batch)  # one call for both
         slot.n += h.numel() // slot.units if slot.units else 0
+
+    def _rectified(self, name: str, kind: str, module: nn.Module, args: Any, out: Any) -> None:
+        """A rectifier's batch, from its output alone (see ``_is_rectifier``); in place or not."""
+        slot = self._slot(name, kind, out)
+        with torch.no_grad():
+            per_unit = out.numel() // slot.units if slot.units else 0
+            exact = torch.float64 if per_unit >= 2**24 else _batch_dtype(out)
+            total = out.sum(slot.dims, dtype=_batch_dtype(out))  # h ≥ 0: Σ|h| = Σh
+            # sign(h) is 1 where x > 0, 0 elsewhere, NaN at NaN (nansum: inactive)
+            active = torch.nansum(torch.sign(out), slot.dims, dtype=exact)
+            torch._foreach_add_([slot.active, slot.abs_sum, slot.sum], [active, total, total])
+        slot.n += per_unit
+        if self.gradients and args and args[0].requires_grad and torch.is_grad_enabled():
+            args[0].register_hook(functools.partial(self._on_grad, slot))  # not in place here
 
     @staticmethod
     def _on_grad(slot: _Slot, grad: torch.Tensor) -> None:
         with torch.no_grad():
-            slot.grad_abs_sum.add_(grad.abs().sum(slot.dims, dtype=slot.dtype))  # type: ignore[union-attr]
+            batch = grad.abs().sum(slot.dims, dtype=_batch_dtype(grad))
+            slot.grad_abs_sum.add_(batch)  # type: ignore[union-attr]
         slot.grad_n += grad.numel() // slot.units if slot.units else 0
 
     def _pre_inplace(self, name: str, kind: str, module: nn.Module, args: Any) -> None:
@@ -450,26 +509,28 @@ class UnitMonitor:
                 )
 
 
+def _batch_dtype(t: torch.Tensor) -> torch.dtype | None:
+    """The dtype a batch is reduced in: its own, float32 for half types (see the module doc)."""
+    return torch.float32 if t.dtype in (torch.float16, torch.bfloat16) else None
+
+
 def _reduced(slot: _Slot) -> UnitStats:
-    """``slot``'s statistics summed over all ranks (two collectives: counts and sums)."""
+    """``slot``'s statistics summed over all ranks (one collective: counts are exact floats)."""
     import torch.distributed as dist
 
-    device = slot.active.device
-    counts = torch.cat([torch.tensor([slot.n, slot.grad_n], device=device), slot.active])
-    parts = [slot.abs_sum, slot.sum]
+    sizes = torch.tensor([slot.n, slot.grad_n], dtype=slot.dtype, device=slot.active.device)
+    parts = [sizes, slot.active, slot.abs_sum, slot.sum]
     if slot.grad_abs_sum is not None:
         parts.append(slot.grad_abs_sum)
-    sums = torch.cat(parts)
-    dist.all_reduce(counts)
-    dist.all_reduce(sums)
-    counts_h = counts.cpu().numpy().astype(np.int64)
-    sums_h = sums.cpu().double().numpy()
+    packed = torch.cat(parts)
+    dist.all_reduce(packed)
+    host = packed.cpu().double().numpy()
     u = slot.units
     return UnitStats(
-        int(counts_h[0]),
-        counts_h[2:],
-        sums_h[:u],
-        sums_h[u : 2 * u],
-        int(counts_h[1]),
-        sums_h[2 * u :] if slot.grad_abs_sum is not None else None,
+        int(host[0]),
+        host[2 : 2 + u].astype(np.int64),
+        host[2 + u : 2 + 2 * u],
+        host[2 + 2 * u : 2 + 3 * u],
+        int(host[1]),
+        host[2 + 3 * u :] if slot.grad_abs_sum is not None else None,
     )
