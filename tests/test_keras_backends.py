@@ -23,7 +23,8 @@ ENV = {"jax": {"JAX_ENABLE_X64": "1"}, "tensorflow": {"TF_CPP_MIN_LOG_LEVEL": "2
 
 # Every test of these is about Keras (-k keras keeps the Keras sections of the shared modules).
 PATHS = ["tests/test_keras.py", "tests/test_keras_layer_contract.py", "src/relukit/keras",
-         "tests/test_contract.py", "tests/test_properties.py"]  # fmt: skip
+         "tests/test_contract.py", "tests/test_properties.py",
+         "tests/test_keras_tf_fast.py"]  # fmt: skip
 
 
 @pytest.mark.slow  # a subprocess running the Keras tests: ~85 s (jax), ~30 s (tensorflow)

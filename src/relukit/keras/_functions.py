@@ -368,11 +368,52 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
 
             fn = _JITTED[key] = jax.jit(_custom(activation, p, names, dtype, wdtypes, wshapes))
         return fn(x, *ws)
+    if _TF:
+        key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
+        fn = _TF_FAST.get(key)
+        if fn is None and (core := _tf_fast.get(activation.name, p, cdtype)) is not None:
+            fn = _TF_FAST[key] = _tf_custom(core, dtype, cdtype, wdtypes, wshapes)
+        if fn is not None:
+            return fn(x, *ws)
     return _custom(activation, p, names, dtype, wdtypes, wshapes)(x, *ws)
 
 
 _JAX = keras.backend.backend() == "jax"
 _JITTED: dict[tuple, Callable[..., Any]] = {}
+# On tensorflow, entries with a fast path (``_tf_fast``) run TensorFlow's fused kernels: one
+# wrapped function per configuration, reused.
+_TF = keras.backend.backend() == "tensorflow"
+_TF_FAST: dict[tuple, Callable[..., Any]] = {}
+if _TF:
+    from . import _tf_fast
+
+
+def _tf_custom(
+    core: Callable[..., Any],
+    dtype: str,
+    cdtype: str,
+    wdtypes: list[str],
+    wshapes: list[tuple[int, ...]],
+) -> Callable[..., Any]:
+    """``core`` (``_tf_fast``) as a ``tf.custom_gradient`` function of x in ``dtype`` (and of
+    a weight of ``wdtypes[0]``/``wshapes[0]``), computed in ``cdtype`` (half types in float32,
+    rounded once)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def f(x, *ws):
+        y, backward = core(_cast(x, cdtype), *(_cast(w, cdtype) for w in ws))
+
+        def grad(upstream):
+            out = backward(_cast(upstream, cdtype))
+            if not ws:
+                return _cast(out, dtype)
+            gx, gw = out
+            return _cast(gx, dtype), _cast(_sum_to(gw, wshapes[0]), wdtypes[0])
+
+        return _cast(y, dtype), grad
+
+    return f
 
 
 def _custom(
