@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cases import CASES, ULPS  # noqa: E402
-from helpers import numpy_worst_ulps, torch_gelu_ulps  # noqa: E402
+from helpers import numpy_worst_ulps, torch_gelu_ulps, torch_worst_ulps  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DTYPES = ("float16", "float32", "float64")
@@ -45,6 +45,7 @@ def main() -> None:
         cells = [f"{r[d]['ulp']:.2f} (x = {r[d]['at']:.3g})" for d in DTYPES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += torch_gelu_lines()
+    lines += torch_lines()
     (RESULTS / "ulp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -74,6 +75,30 @@ def torch_gelu_lines() -> list[str]:
                 )
                 cells.append(f"{ours:.3g} / {theirs:.3g}")
             name = f"gelu(approximate={approximate})" + ("  f'" if which == "derivative" else "")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def torch_lines() -> list[str]:
+    """relukit.torch's default path (native, ATen + rules, or generic) for every case."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return []
+    lines = [
+        "",
+        "## relukit.torch (CPU, eager), every case: worst ulp against mpmath",
+        "",
+        "| function | " + " | ".join(DTYPES) + " |",
+        "|---|" + "---|" * len(DTYPES),
+    ]
+    for index, case in enumerate(CASES):
+        for which in ("value", "derivative"):
+            cells = []
+            for dtype in DTYPES:
+                worst, at = torch_worst_ulps(index, dtype, which)
+                cells.append(f"{worst:.2f} (x = {at:.3g})")
+            name = case.id + ("  f'" if which == "derivative" else "")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 

@@ -142,3 +142,98 @@ def test_keras_adapter_has_every_entry(activation):
     assert fn.__doc__.startswith(activation.docstring_core())
     layer = getattr(rk, activation.class_name)
     assert layer.__doc__.startswith(activation.docstring_core())
+
+
+# --- torch.nn's modules: convert() and revert() for every entry with a torch.nn class -----------
+
+
+def _torch_nn_module(case):
+    """torch.nn's module for ``case`` (its class is the catalog's ``class_name``), every
+    parameter passed explicitly; ``None`` where torch.nn has no such class or it takes a weight."""
+    from torch import nn
+
+    cls = getattr(nn, case.activation.class_name, None)
+    if cls is None or any(p.kind == "weight" for p in case.activation.params):
+        return None
+    return cls(**case.params)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_convert_and_revert_every_torch_nn_module(case):
+    torch = pytest.importorskip("torch")
+    import relukit.torch as rt
+
+    theirs = _torch_nn_module(case)
+    if theirs is None:
+        pytest.skip("torch.nn has no such parameter-free module")
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), theirs)
+    keys = list(model.state_dict())
+    assert rt.convert(model) is model
+    ours = model[1]
+    assert type(ours) is getattr(rt, case.activation.class_name)
+    assert repr(ours) == repr(theirs) and list(model.state_dict()) == keys
+    x = torch.randn(64, 3) * 4
+    with torch.no_grad():
+        h = model[0](x)
+        want, got = theirs(h), ours(h)
+    if case.oracle_where is not None:
+        mask = case.oracle_where(h, **case.params)
+        want, got = want[mask], got[mask]
+    rtol, atol = TOLERANCES["float32"]
+    torch.testing.assert_close(
+        got, want, rtol=rtol, atol=max(atol, case.oracle_atol.get("float32", 0))
+    )
+    back = rt.revert(model)[1]
+    assert type(back) is type(theirs) and repr(back) == repr(theirs)
+
+
+# --- saving the output: the catalog's output_derivative against its derivative ------------------
+
+OUTPUT_CASES = [c for c in CASES if c.activation.output_derivative is not None]
+
+
+@pytest.mark.parametrize("dtype_name", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("case", OUTPUT_CASES, ids=[c.id for c in OUTPUT_CASES])
+def test_output_derivative_agrees_with_the_input_derivative(case, dtype_name):
+    """f'(x) recovered from the rounded output y = f(x) is never wrong-signed, propagates NaN,
+    and, in the dtypes the catalog lists in ``output_dtypes`` (those that save the output),
+    meets the contract: within the dtype's ulp budget of mpmath (4 ulp float64, 1 ulp float32 and
+    half types), as the input-based derivative is; the torch generic path saves the output
+    exactly there, and its gradient is that derivative."""
+    torch = pytest.importorskip("torch")
+    from cases import ULPS
+
+    from relukit._numpy_ns import for_dtype
+    from relukit.torch import _generic
+
+    a = case.activation
+    dtype = getattr(torch, dtype_name)
+    work = np.float64 if dtype_name == "float64" else np.float32
+    xs = np.concatenate(
+        [sample_points(work, n=60), np.linspace(-40, 40, 2001).astype(work), [np.nan]]
+    )
+    x = torch.from_numpy(np.unique(xs)).to(dtype)
+    params = a.check_params(**_values(case))
+    y = _generic.value(a, x, params, {})  # rounded to the dtype, as saved
+    y64 = y.double().numpy()
+    d_out = a.output_derivative(for_dtype(np.float64), y64, **params)
+    x64 = x.double().numpy()
+    d_in = case.numpy_fn().derivative(x64, **case.params)
+    assert np.array_equal(np.isnan(d_out), np.isnan(x64))
+    ok = ~np.isnan(x64)
+    assert not (np.sign(d_out[ok]) * np.sign(d_in[ok]) < 0).any(), "wrong-signed"
+    saves = a.saves_output(dtype_name)
+    assert _generic.saves_output(a, dtype, False) == saves
+    if saves:
+        # the gradient the generic path returns, rounded once to the dtype, against mpmath
+        xt = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(_generic.apply(a, xt, params, {}).sum(), xt)
+        got = g.double().numpy()[ok]
+        info = torch.finfo(dtype)
+        kinks = dict(case.kink_points)
+        for xv, gv in zip(x64[ok], got, strict=True):
+            ref = kinks[xv] if xv in kinks else case.derivative(mp.mpf(float(xv)), **case.params)
+            ref = float(ref)
+            ulp = info.eps * 2.0 ** (math.frexp(abs(ref))[1] - 1) if ref else 0.0
+            ulp = max(ulp, float(info.smallest_normal) * info.eps)
+            assert abs(gv - ref) <= ULPS.get(dtype_name, 1.0) * ulp, (xv, gv, ref)

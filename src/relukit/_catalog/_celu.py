@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from ._spec import Activation, Example, Param, Spelling
 
-# Beyond |x/alpha| = 800, exp(x/alpha) is 0 or inf in float64: clipping x there keeps the
+# Below x/alpha = −800, exp(x/alpha) is 0 in float64: clipping x there keeps the
 # double-double quotient (Dekker's splitter) finite, so −inf gives its limit, not NaN.
 _CLIP = 800.0
 
 
 def _quotient(ns, x, alpha):
-    """q = min(x, 0)/alpha as (hi, −lo): exp(q) would lose |q| ulp to hi's rounding (≈ 700 ulp
+    """q = min(x, 0)/alpha ≤ 0 as (hi, −lo): exp(q) would lose |q| ulp to hi's rounding (≈ 700 ulp
     near q = −700 in float64); the remainder x − hi·alpha is exact (Dekker's product, then
     Sterbenz), so lo = remainder/alpha restores it. The low part comes back negated, so that
     subtracting it keeps f(−0) = −0 (a +0 added to expm1(−0) would give +0)."""
-    limit = min(_CLIP * abs(alpha), 1e299)
+    limit = min(_CLIP * alpha, 1e299)
     xm = ns.clip(x, -limit, 0.0)
     q = xm / alpha
     if not ns.exact:  # float64 arithmetic for a float32 or half result: ~1e-13 relative
@@ -28,9 +28,9 @@ def forward(ns, x, alpha=1.0, *, out=None):
     q, neg_lo = _quotient(ns, x, alpha)
     branch = ns.expm1(q)
     if ns.exact:
-        # e^{hi} kept finite (where it would overflow, expm1(hi) is inf already); the
-        # correction's zero is made −0 (+ 0.0, then negated), which leaves expm1(±0) = ±0.
-        branch = branch - (neg_lo * ns.exp(ns.minimum(q, 709.7)) + 0.0)
+        # q ≤ 0, so e^{hi} ≤ 1; the correction's zero is made −0 (+ 0.0, then negated), which
+        # leaves expm1(±0) = ±0.
+        branch = branch - (neg_lo * ns.exp(q) + 0.0)
     return ns.select_positive(x, x, alpha * branch, out=out)
 
 
@@ -49,9 +49,9 @@ CELU = Activation(
             "alpha",
             "real",
             1.0,
-            "the saturation value −alpha for x → −inf (alpha > 0); any finite nonzero real, "
-            "rounded to the input's dtype",
-            nonzero=True,
+            "the saturation value −alpha for x → −inf; any finite positive real, rounded to the "
+            "input's dtype",
+            positive=True,
         ),
     ),
     forward=forward,
@@ -59,10 +59,7 @@ CELU = Activation(
     formula=r"f(x) = x \text{ if } x > 0 \text{ else } \alpha\,(e^{x/\alpha} - 1)",
     derivative_formula=r"f'(x) = 1 \text{ if } x > 0 \text{ else } e^{x/\alpha}",
     kink="f'(0) = 1 (f' is continuous; f'' jumps)",
-    special_values=(
-        "alpha > 0: f(-inf) = -alpha, f'(-inf) = 0; alpha < 0: f(-inf) = -inf, "
-        "f'(-inf) = +inf; f(+inf) = +inf, f'(+inf) = 1"
-    ),
+    special_values="f(-inf) = -alpha, f(+inf) = +inf; f'(-inf) = 0, f'(+inf) = 1",
     references=(
         "Barron, Continuously Differentiable Exponential Linear Units, arXiv:1704.07483, 2017",
     ),
@@ -70,7 +67,10 @@ CELU = Activation(
         Spelling(
             "PyTorch",
             "torch.nn.functional.celu(input, alpha=1.0, inplace=False) / torch.nn.CELU(alpha=1.0)",
-            "alpha = 0 divides by zero in PyTorch and is refused here",
+            "PyTorch also evaluates alpha ≤ 0 (alpha = 0 divides by zero; a negative alpha makes "
+            "f grow like −e^{x/alpha} to −inf); relukit accepts alpha > 0, the function's domain. "
+            "PyTorch's float64 gradient is up to 2.8e-7 relative off for alpha = 0.1 (float32 "
+            "coefficients; measured)",
         ),
         Spelling("Keras 3", "keras.ops.celu(x, alpha=1.0) / keras.activations.celu"),
         Spelling("JAX", "jax.nn.celu(x, alpha=1.0)"),

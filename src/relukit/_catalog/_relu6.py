@@ -6,9 +6,9 @@ from ._spec import Activation, Example, Spelling
 
 
 def forward(ns, x, *, out=None):
-    # Exact in any dtype; NaN stays NaN (clip propagates it), relu6(−0) = −0 (the flat branch's
-    # 0·x, as ATen's hardtanh gives).
-    return ns.clip(x, 0.0, 6.0, out=out)
+    # Exact in any dtype; NaN stays NaN, relu6(−0) = −0 (the flat branch's 0·x, as ATen's
+    # hardtanh gives: the namespaces' maximum keeps x on a tie, where jax's clip gives +0).
+    return ns.minimum(ns.maximum(x, 0.0), 6.0, out=out)
 
 
 def derivative(ns, x, *, out=None):

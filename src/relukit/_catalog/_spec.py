@@ -31,8 +31,8 @@ class Param:
         doc: one line for docstrings and ``relukit info``.
         choices: the accepted values of a ``"choice"`` parameter.
         initial: a weight's conventional initial value (PReLU: 0.25, He et al. and PyTorch).
-        nonzero: a ``"real"`` that must not be 0 (it divides: Softplus' ``beta``, CELU's
-            ``alpha``).
+        nonzero: a ``"real"`` that must not be 0 (it divides: Softplus' ``beta``).
+        positive: a ``"real"`` that must be > 0 (CELU's ``alpha``).
     """
 
     name: str
@@ -42,6 +42,7 @@ class Param:
     choices: tuple[str, ...] = ()
     initial: float | None = None
     nonzero: bool = False
+    positive: bool = False
 
     def check(self, value: Any) -> Any:
         """Return ``value`` normalised, or raise an error that names this parameter.
@@ -62,6 +63,10 @@ class Param:
                 number = math.inf
             if not math.isfinite(number):
                 raise ValueError(f"{self.name} must be a finite real number, got {value!r}")
+            if self.positive and number <= 0:
+                raise ValueError(
+                    f"{self.name} must be a finite positive real number, got {value!r}"
+                )
             if self.nonzero and number == 0:
                 raise ValueError(
                     f"{self.name} must be a finite nonzero real number (it divides), got {value!r}"
