@@ -259,6 +259,56 @@ def catalog_contract() -> str:
     return table(header, "lllll", cells)
 
 
+def monitor_overhead_ratios() -> str:
+    """Training step with UnitMonitor over the bare step (paired medians), per model."""
+    result = load("monitor_overhead")
+    cells = [
+        (
+            name,
+            f"{r['bare_ms']:.2f}",
+            f"{r['monitor / bare']:.3f}",
+            f"{r['monitor, gradients=True / bare']:.3f}",
+        )
+        for name, r in result["rows"].items()
+    ]
+    header = ("model (CPU)", "bare step ms", "monitor / bare", "monitor, gradients=True / bare")
+    return table(header, "lrrr", cells)
+
+
+def dying_digits_arms() -> str:
+    """Dead fraction and accuracy of the plain and recycled arms, per seed."""
+    rows = load("dying_digits")["rows"]
+    cells = []
+    for r in rows:
+        p, q = r["plain"], r["recycled"]
+        steps = ", ".join(f"{e['dead_before']:.0%} → {e['dead_after']:.0%}" for e in q["recycling"])
+        cells.append(
+            (
+                str(r["seed"]),
+                f"{p['dead_end']:.1%}",
+                f"{p['accuracy']:.3f}",
+                steps,
+                f"{q['dead_end']:.1%}",
+                f"{q['accuracy']:.3f}",
+            )
+        )
+    header = (
+        "seed",
+        "plain: dead at end",
+        "plain: test acc",
+        "recycled: dead before → after each recycling",
+        "recycled: dead at end",
+        "recycled: test acc",
+    )
+    return table(header, "rrrlrr", cells)
+
+
+def dying_digits_report() -> str:
+    """The plain arm's last printed report (seed 0), as ``print(report)`` shows it."""
+    head, body = load("dying_digits")["printed_reports"][-1].split("\n", 1)
+    return f"{head}:\n\n```\n{body}\n```"
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
@@ -269,6 +319,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "numpy.ratios": numpy_ratios,
     "numpy.copy_bandwidth": numpy_copy_bandwidth,
     "ulp.numpy": ulp_numpy,
+    "monitor_overhead.ratios": monitor_overhead_ratios,
+    "dying_digits.arms": dying_digits_arms,
+    "dying_digits.report": dying_digits_report,
 }
 
 

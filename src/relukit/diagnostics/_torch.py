@@ -163,10 +163,13 @@ class UnitMonitor:
     In-place activations (``nn.ReLU(inplace=True)``, torchvision's ResNets and MobileNets): a
     forward hook sees the input already overwritten by the output, so for an in-place module
     the activity is counted by a forward *pre*-hook, on the input before it is overwritten, and
-    the output statistics by the forward hook. (For ReLU ``output > 0 ⇔ input > 0`` would do,
-    but not for Hardswish or an ELU; the pre-hook is right for every activation.) A gradient
-    hook registered on the input before the in-place call receives ``∂L/∂x`` of the
-    pre-activation, as for any other module.
+    the output statistics by the forward hook: right for every activation (Hardswish, ELU...).
+    Rectifiers are the exception the catalog lets us make: for an entry that is 0 on ``x ≤ 0``
+    and positive on ``x > 0`` (ReLU; a Leaky ReLU of slope 0), ``h > 0 ⇔ x > 0`` and
+    ``|h| = h``, so the output alone gives every statistic and one forward hook does, in place or
+    not (and it is cheaper: two reductions per batch). With ``gradients=True`` an in-place module
+    keeps the pre-hook, which registers the gradient hook on the input before the in-place call:
+    it then receives ``∂L/∂x`` of the pre-activation, as for any other module.
 
     A module called several times in one forward (torchvision's BasicBlock uses one ReLU twice)
     gets one layer per call: ``name``, ``name#2``...; the count restarts at each forward of
