@@ -278,6 +278,7 @@ def _trained(optimizer_cls, **kw):
     return model, optimizer, x, y
 
 
+@pytest.mark.slow  # 600 Adam steps first: ~2 s alone, more on a loaded machine
 def test_adam_first_update_of_revived_units_is_like_a_living_units():
     model, optimizer, x, y = _trained(torch.optim.Adam, lr=1e-3)
     report = report_of(model, x)
@@ -291,6 +292,7 @@ def test_adam_first_update_of_revived_units_is_like_a_living_units():
     assert torch.all(revived > 0) and torch.all(revived <= 2 * living), (revived, living)
 
 
+@pytest.mark.slow  # 600 Adam steps first: ~2 s alone, more on a loaded machine
 def test_adam_with_zeroed_second_moments_would_overshoot():
     """The problem the remedy solves: zeroed moments under a large step → a ~3·lr sign step."""
     model, optimizer, x, y = _trained(torch.optim.Adam, lr=1e-3)

@@ -70,6 +70,19 @@ class RecyclePlan:
             it and the activation whose channels were reset, or ``None``.
         consumer: the Linear/Conv whose columns were zeroed.
         std: the std of the re-drawn incoming weights (``gain / √fan_in``).
+
+    Example:
+        >>> import torch
+        >>> from relukit.diagnostics import UnitMonitor, recycle_
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(3, 1))
+        >>> with torch.no_grad():
+        ...     _ = model[0].bias.fill_(-100.0)
+        >>> with UnitMonitor(model) as monitor:
+        ...     _ = model(torch.randn(8, 2))
+        >>> (plan,) = recycle_(model, monitor.report())
+        >>> plan.layer, plan.units, plan.producer, plan.norm, plan.consumer
+        ('1', (0, 1, 2), '0', None, '2')
     """
 
     layer: str

@@ -31,6 +31,14 @@ class LayerSummary:
             (ReDo score ≤ τ).
         sparsity: the fraction of observations on the ``x ≤ 0`` branch.
         grad_dormant: units whose gradient score is ≤ τ, ``None`` where not recorded.
+
+    Example:
+        >>> import numpy as np
+        >>> from relukit.diagnostics import Report, UnitStats
+        >>> x = np.array([[1.0, -1.0], [2.0, -3.0]])
+        >>> row = Report({"fc": UnitStats.observe(np.maximum(x, 0), pre=x)}).summary()[0]
+        >>> row.units, row.seen, row.dead, row.dead_fraction
+        (2, 2, 1, 0.5)
     """
 
     layer: str
