@@ -34,7 +34,7 @@ def _dtypes() -> tuple[str, str]:
     if keras.backend.backend() == "jax":
         import jax
 
-        if not jax.config.jax_enable_x64:
+        if not jax.config.jax_enable_x64:  # type: ignore[attr-defined]
             return "int32", "float32"
     return "int64", "float64"
 
@@ -114,7 +114,7 @@ class _Recorder:
                     return out
 
                 vars(layer)["call"] = wrapped
-                self.restores.append(lambda layer=layer: vars(layer).pop("call", None))
+                self.restores.append(lambda layer=layer: layer.__dict__.pop("call", None))
 
     def restore(self) -> None:
         for undo in reversed(self.restores):
@@ -205,12 +205,12 @@ class DeadUnitCallback(keras.callbacks.Callback):
                 "data is an iterator (a generator): pass steps=, the number of batches to draw "
                 "at each measurement (an iterator cannot be rewound)"
             )
-        self.data = data
-        self.every = int(every)
-        self.tau = check_tau(tau)
-        self.warn_above = float(warn_above)
-        self.batch_size = int(batch_size)
-        self.steps = None if steps is None else int(steps)
+        self.data: Any = data
+        self.every: int = int(every)
+        self.tau: float = check_tau(tau)
+        self.warn_above: float = float(warn_above)
+        self.batch_size: int = int(batch_size)
+        self.steps: int | None = None if steps is None else int(steps)
         self.report: Report | None = None
 
     def _batches(self) -> Iterable[Any]:

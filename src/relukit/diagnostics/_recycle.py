@@ -148,7 +148,12 @@ def _chain(model: nn.Module, name: str) -> tuple[str, str | None, str, list[str]
                 f"cannot recycle layer {name!r}: between it and its producer lies "
                 f"{type(module).__name__} ({node.target}), which mixes units or is not a layer"
             )
-        node = node.args[0]
+        upstream = node.args[0] if node.args else None
+        if not isinstance(upstream, torch.fx.Node):
+            raise RecycleError(
+                f"cannot recycle layer {name!r}: {node.target} is not called on a tensor"
+            )
+        node = upstream
 
     # Forwards: the Linear/Conv consuming the activation, through per-channel modules.
     between: list[str] = []
@@ -469,15 +474,16 @@ class _FirstStep:
                 eps = group.get("eps", 1e-8)
                 for p in group["params"]:
                     if p in self.pending and p.grad is not None:
-                        self._first_step(p, optimizer.state[p], beta1, beta2, eps)
+                        self._first_step(p, p.grad, optimizer.state[p], beta1, beta2, eps)
         self.pending = {p: m for p, m in self.pending.items() if bool(m.any())}
         if not self.pending:
             self.handle.remove()
             delattr(optimizer, self._ATTRIBUTE)
 
-    def _first_step(self, p: torch.Tensor, state: dict, beta1: float, beta2: float, eps: float):
+    def _first_step(
+        self, p: torch.Tensor, g: torch.Tensor, state: dict, beta1: float, beta2: float, eps: float
+    ) -> None:
         pending = self.pending[p]
-        g = p.grad
         now = pending & (g != 0)
         if not bool(now.any()):
             return

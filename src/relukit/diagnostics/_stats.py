@@ -183,8 +183,9 @@ class UnitStats:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, UnitStats):
             return NotImplemented
-        same_grad = (self.grad_abs_sum is None) == (other.grad_abs_sum is None) and (
-            self.grad_abs_sum is None or np.array_equal(self.grad_abs_sum, other.grad_abs_sum)
+        mine, theirs = self.grad_abs_sum, other.grad_abs_sum
+        same_grad = (mine is None and theirs is None) or (
+            mine is not None and theirs is not None and np.array_equal(mine, theirs)
         )
         return bool(
             self.n == other.n
