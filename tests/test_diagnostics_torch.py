@@ -263,7 +263,8 @@ def test_unit_axis_out_of_range_names_the_layer():
         model(torch.randn(2, 4))
 
 
-def test_no_host_synchronisation_in_the_hooks(monkeypatch):
+@pytest.mark.parametrize("gradients", [True, False])  # False: the rectifier path for ReLU
+def test_no_host_synchronisation_in_the_hooks(monkeypatch, gradients):
     """Every way the hooks could read a tensor value on the host raises during the passes."""
     model = nn.Sequential(
         nn.Conv2d(2, 4, 3),
@@ -277,7 +278,7 @@ def test_no_host_synchronisation_in_the_hooks(monkeypatch):
         nn.Linear(8, 1),
     )
     x = torch.randn(3, 2, 6, 6)
-    with UnitMonitor(model, gradients=True) as monitor:
+    with UnitMonitor(model, gradients=gradients) as monitor:
         model(x)  # the slots are allocated at the first batch (shapes only, but out of the way)
 
         def refuse(*args, **kwargs):
