@@ -245,8 +245,10 @@ def test_namespace_is_a_catalog_namespace():
 # their float64 erfc lose up to 1546 ulp beyond a = 25 (x < −35.4, where Φ < 1e-274).
 GAUSSIAN_ULPS = {
     "torch": {"float32": (2.0, 3.0), "float64": (3.0, 3.0)},
-    "jax": {"float32": (210.0, 3.0), "float64": (1600.0, 3.0)},
-    "tensorflow": {"float32": (210.0, 4.0), "float64": (1600.0, 3.0)},
+    # float64 Φ: the backends' own erfc above x = −20 (jax's: 125 ulp near −18.7; tensorflow's:
+    # 7 near −1.9), the Mills-ratio tail below (_ops._float64_tail), measured
+    "jax": {"float32": (210.0, 3.0), "float64": (130.0, 3.0)},
+    "tensorflow": {"float32": (210.0, 4.0), "float64": (8.0, 3.0)},
 }
 
 
@@ -264,9 +266,11 @@ def test_gaussian_accuracy(dtype):
     floor = float(np.finfo(dtype).tiny)
     cdf_ulps, pdf_ulps = GAUSSIAN_ULPS.get(BACKEND, GAUSSIAN_ULPS["torch"])[dtype]
     got_cdf, got_pdf, k = _ops.gaussian(tensor(x, dtype))
-    assert k == 0
-    assert ulp_error(to_numpy(got_cdf), cdf, dtype, floor) <= cdf_ulps
-    assert ulp_error(to_numpy(got_pdf), pdf, dtype, floor) <= pdf_ulps
+    # scaled by 2**-k (float64's tail below x = −26); float32 is never scaled
+    scale = 1.0 if dtype == "float32" else 2.0 ** -to_numpy(k).astype(np.float64)
+    assert dtype != "float32" or k == 0
+    assert ulp_error(to_numpy(got_cdf) * scale, cdf, dtype, floor) <= cdf_ulps
+    assert ulp_error(to_numpy(got_pdf) * scale, pdf, dtype, floor) <= pdf_ulps
 
 
 def test_namespace_refuses_out():

@@ -171,9 +171,11 @@ def check_input(activation: Activation, x: Any, where: str) -> None:
         raise _refuse_dtype(where, dtype)
 
 
-def as_input(activation: Activation, x: Any, where: str) -> Any:
-    """``x`` checked (``check_input``), as a backend tensor (or the ``KerasTensor`` itself)."""
-    check_input(activation, x, where)
+def as_input(activation: Activation, x: Any, where: str, *, checked: bool = False) -> Any:
+    """``x`` checked (``check_input``, unless ``checked``), as a backend tensor (or the
+    ``KerasTensor`` itself)."""
+    if not checked:
+        check_input(activation, x, where)
     if isinstance(x, keras.KerasTensor):
         return x
     if hasattr(x, "assign"):  # a variable: read it (tf.custom_gradient refuses captured ones)
@@ -362,6 +364,7 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
         # dispatching each keras.ops call; under an outer jit it is inlined.
         # repr: -0.0 and 0.0 (equal, same hash) are different slopes for the sign of zero.
         key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
+        key += (_float64_available(),)  # x64 can be switched on after a first call
         fn = _JITTED.get(key)
         if fn is None:
             import jax
@@ -380,6 +383,17 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
 
 _JAX = keras.backend.backend() == "jax"
 _JITTED: dict[tuple, Callable[..., Any]] = {}
+
+
+def _float64_available() -> bool:
+    """Whether the backend computes float64 (tensorflow; jax under ``JAX_ENABLE_X64``)."""
+    if _JAX:
+        import jax
+
+        return bool(jax.config.jax_enable_x64)
+    return keras.backend.backend() == "tensorflow"
+
+
 # On tensorflow, entries with a fast path (``_tf_fast``) run TensorFlow's fused kernels: one
 # wrapped function per configuration, reused.
 _TF = keras.backend.backend() == "tensorflow"
@@ -427,6 +441,12 @@ def _custom(
     """f(x, *weights) with relukit's gradient (``keras.ops.custom_gradient``), for x of the
     floating ``dtype`` and weights of ``wdtypes``/``wshapes``; parameters ``p`` rounded."""
     cdtype = compute_dtype(dtype)
+    if cdtype == "float32" and not activation.piecewise_linear and _float64_available():
+        # The backends' float32 erfc/expm1/exp are 2-57 ulp off (benchmarks/results/
+        # keras_ulp.md): the smooth entries' float32 math runs in float64 and is rounded once
+        # (parameters keep their float32 rounding). jax has float64 only under
+        # JAX_ENABLE_X64; torch runs relukit.torch instead of this composition.
+        cdtype = "float64"
     has_weights = bool(names)
 
     @ops.custom_gradient
@@ -637,13 +657,15 @@ def run(
     axis: int = -1,
     where: str | None = None,
     labels: dict[str, str] | None = None,
+    checked: bool = False,
 ) -> Any:
     """The function's body, shared with the layers: checks, then ``apply`` (or a symbolic
     operation). ``values`` are checked catalog parameters; ``where`` names x in errors
-    (``"relu(): x"``), ``labels`` the weights (the layer calls PReLU's ``alpha``)."""
+    (``"relu(): x"``), ``labels`` the weights (the layer calls PReLU's ``alpha``); ``checked``:
+    the caller has run ``check_input`` on x already (a layer's ``__call__``)."""
     where = where or f"{activation.name}(): x"
     labels = labels or {}
-    x = as_input(activation, x, where)
+    x = as_input(activation, x, where, checked=checked)
     xdtype = _standard(x.dtype)
     pdtype = param_dtype(xdtype)
     if not (activation.keeps_integers and not is_float(xdtype) and not weights):

@@ -57,6 +57,7 @@ class ActivationLayer(keras.layers.Layer):
 
     relukit_activation: ClassVar[Activation]
     _init_signature: ClassVar[inspect.Signature]
+    _weight_labels: ClassVar[dict[str, str] | None] = None  # per class, built by _labels()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
@@ -169,10 +170,26 @@ class ActivationLayer(keras.layers.Layer):
             # (keras#23607); we compute them in the layer's compute dtype, as floats would be.
             x = ops.cast(x, self.compute_dtype)
         activation = self.relukit_activation
-        labels = {p.name: _facts.weight_name(activation, p.name) for p in self._weight_params()}
+        # __call__ has checked the input (run would again: ~5 µs a call, measured on torch).
         return run(
-            activation, x, self._values(), self._weights_now(), where=self._where(), labels=labels
+            activation,
+            x,
+            self._values(),
+            self._weights_now(),
+            where=self._where(),
+            labels=self._labels(),
+            checked=True,
         )
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        """Keras' names of the weights (PReLU's ``alpha``), built once per class."""
+        labels = cls.__dict__.get("_weight_labels")
+        if labels is None:
+            activation = cls.relukit_activation
+            labels = {p.name: _facts.weight_name(activation, p.name) for p in cls._weight_params()}
+            cls._weight_labels = labels
+        return labels
 
     def compute_output_shape(self, input_shape):
         return input_shape

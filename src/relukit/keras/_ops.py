@@ -109,15 +109,15 @@ def log1p(x: Any) -> Any:
 
 
 def tanh(x: Any) -> Any:
-    """tanh(x): ``keras.ops.tanh``, except for float64, where it is −e/(2 + e) with
+    """tanh(x): ``keras.ops.tanh``, except for float64 on jax, where it is −e/(2 + e) with
     e = expm1(−2|x|) and the sign of x restored (tanh(±0) = ±0).
 
     On jax, ``keras.ops.tanh`` returned float32 results for float64 input (tanh(−11.5) = −1.0
     where −0.99999999988 is float64's; measured); expm1 keeps the dtype and is exact next to 0,
-    and the quotient never cancels. In float32 the backends' own tanh is the more accurate
-    (the quotient cost up to 6 ulp on tensorflow).
+    and the quotient never cancels (2.1 ulp there). Elsewhere the backends' own tanh is the more
+    accurate (the quotient cost 5.9 ulp in float64 and 6 ulp in float32 on tensorflow).
     """
-    if _dtype(x) != "float64":
+    if _dtype(x) != "float64" or _backend.backend() != "jax":
         return ops.tanh(x)
     positive = x > 0
     e = ops.expm1(ops.where(positive, -2.0 * x, 2.0 * x))  # expm1(−2|x|), keeping −0
@@ -220,16 +220,49 @@ def _splitter(x: Any) -> float:
 
 
 def gaussian(x: Any) -> tuple[Any, Any, Any]:
-    """``(Φ(x), φ(x), 0)``: the catalog's traceable tier on ``keras.ops.erfc``, unscaled.
+    """``(Φ_m, φ_m, k)`` with Φ(x) = Φ_m·2⁻ᵏ and φ(x) = φ_m·2⁻ᵏ: the catalog's traceable tier
+    on ``keras.ops.erfc`` (k = 0), and in float64 below x = −20 the Mills-ratio tail scaled by
+    2²⁵⁶ (``_float64_tail``).
 
     x must be finite (the catalog clips it); float32 or float64.
     """
     _splitter(x)  # float32 or float64 only: refuses the rest by name
-    return (
-        _special.ndtr(_SELF, x, ops.erfc),
-        _special.normal_pdf(_SELF, x),
-        0,
-    )
+    cdf, pdf = _special.ndtr(_SELF, x, ops.erfc), _special.normal_pdf(_SELF, x)
+    if _dtype(x) != "float64":
+        return cdf, pdf, 0
+    tail = x < _TAIL
+    cdf_m, pdf_m = _float64_tail(x)
+    k = ops.where(tail, _like(float(_TAIL_K), "float64"), _like(0.0, "float64"))
+    return ops.where(tail, cdf_m, cdf), ops.where(tail, pdf_m, pdf), k
+
+
+# Below x = −20 the backends' float64 erfc drifts (jax: 243 ulp at x = −25.9, 1.1e3 at −36.8,
+# benchmarks/results/keras_ulp.md) and their CPU kernels flush subnormal intermediates, so
+# φ(−37.7) ≈ 5e-309 became 0 and gelu' with it (true −1.8e-307). There Φ(x) = φ(x)/|x|·S(1/x²),
+# S(u) = Σ (−1)ʲ(2j − 1)!! uʲ (the asymptotic Mills ratio; with u ≤ 1/400 twelve terms leave
+# < 4e-19), and both are computed scaled by 2²⁵⁶: e^(−x²/2)·2²⁵⁶ = e^(a)·(1 + δ) with
+# a = −p/2 + 256·ln2_hi exact (p = fl(x²) and 256·ln2_hi are multiples of 2⁻⁴³, a of one float64
+# ulp: Cody–Waite) and δ = 256·ln2_lo − e/2 (x² = p + e, two-product).
+_TAIL = -20.0
+_TAIL_K = 256
+_LN2_HI = float.fromhex("0x1.62e42fefa39e0p-1")  # ln 2 rounded to a multiple of 2⁻⁴⁹
+_LN2_LO = 1.6885250050761978e-15  # ln 2 − _LN2_HI
+_INV_SQRT_2PI = 0.3989422804014327
+_MILLS = (1.0, -1.0, 3.0, -15.0, 105.0, -945.0, 10395.0, -135135.0, 2027025.0, -34459425.0,
+          654729075.0, -13749310575.0)  # fmt: skip
+
+
+def _float64_tail(x: Any) -> tuple[Any, Any]:
+    """(Φ(x)·2²⁵⁶, φ(x)·2²⁵⁶) for float64 x ≤ −20 (other lanes: those of x = −20)."""
+    t = ops.where(x < _TAIL, x, _like(_TAIL, "float64"))
+    p, e = two_prod(t, t)
+    a = -0.5 * p + _TAIL_K * _LN2_HI
+    pdf_m = ops.exp(a) * ((1.0 + (_TAIL_K * _LN2_LO - 0.5 * e)) * _INV_SQRT_2PI)
+    u = 1.0 / p
+    series = _MILLS[-1]
+    for c in reversed(_MILLS[:-1]):
+        series = series * u + c
+    return pdf_m * series / -t, pdf_m
 
 
 def two_prod(a: Any, b: Any, b_split: Any = None) -> tuple[Any, Any]:

@@ -15,7 +15,8 @@ need (the NaN rule in gradients, the kink rule, exact tails):
   ``alpha`` attribute is a float32, and relukit rounds the slope to the input's dtype.
 - ELU: ``α·expm1(x)`` (TensorFlow's own ``Elu`` is ``exp(x) − 1``, which cancels next to 0:
   ``elu(−1e-5)`` = −1.001358e-05 in float32, true −9.99995e-06); backward ``α·exp(x)`` from the
-  input (from the output it would be y + α, which cancels; see ``relukit.torch``'s ELU).
+  input (from the output it would be y + α, which cancels; see ``relukit.torch``'s ELU); in
+  float64 for float32 input, rounded once (TensorFlow's float32 expm1 is 2.5 ulp off).
 - PReLU: ``where(x > 0, x, a·x)`` (a zero slope's branch is a·clip(x, −1, 1), its limit at
   −inf, chosen by one ``tf.cond`` on the few slopes); backward ``MulNoNan(g, x ≤ 0 ? a :
   sign(x))`` (NaN where x is NaN; a zero slope passes 0 back even for an infinite gradient) and
@@ -97,13 +98,16 @@ def _elu(params, cdtype):
     alpha = params["alpha"]
 
     def core(x):
-        negative = tf.math.expm1(x) if alpha == 1 else alpha * tf.math.expm1(x)
+        # float32: expm1 and exp in float64, rounded once (TensorFlow's float32 expm1 is 2.5
+        # ulp off: benchmarks/results/keras_ulp.md).
+        w = tf.cast(x, tf.float64) if cdtype == "float32" else x
+        negative = tf.math.expm1(w) if alpha == 1 else alpha * tf.math.expm1(w)
         # x ≤ 0 takes the α·expm1 branch (−0 stays −0); NaN falls to x and stays NaN.
-        y = tf.where(x <= 0, negative, x)
+        y = tf.where(x <= 0, tf.cast(negative, x.dtype), x)
 
         def backward(g):
-            slope = tf.math.exp(x) if alpha == 1 else alpha * tf.math.exp(x)
-            return tf.where(x > 0, g, g * slope)  # NaN: exp(NaN) = NaN
+            slope = tf.math.exp(w) if alpha == 1 else alpha * tf.math.exp(w)
+            return tf.where(x > 0, g, g * tf.cast(slope, x.dtype))  # NaN: exp(NaN) = NaN
 
         return y, backward
 
