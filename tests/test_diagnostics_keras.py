@@ -167,3 +167,26 @@ def test_every():
     history = model.fit(X, Y, epochs=2, verbose=0, callbacks=[callback])
     assert len(history.history["loss"]) == 2
     assert history.history["dead_fraction/hidden"] == [2 / 6]  # measured at epoch 2 only
+
+
+@pytest.mark.slow  # Keras' TensorBoard callback and the event reader import tensorflow
+def test_values_reach_keras_tensorboard_callback(tmp_path):
+    pytest.importorskip("tensorflow")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    model = model_with_dead_units()
+    callbacks = [
+        relukit.keras.DeadUnitCallback(X, warn_above=1.0),  # before TensorBoard: logs first
+        keras.callbacks.TensorBoard(log_dir=str(tmp_path)),
+    ]
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=callbacks)
+    events = EventAccumulator(str(tmp_path / "train"), size_guidance={"tensors": 0})
+    events.Reload()
+    tags = events.Tags()["tensors"]
+    assert "epoch_dead_fraction/hidden" in tags, tags
+    values = [
+        float(tensor_util.make_ndarray(event.tensor_proto))
+        for event in events.Tensors("epoch_dead_fraction/hidden")
+    ]
+    np.testing.assert_allclose(values, [2 / 6, 2 / 6], rtol=1e-6)
