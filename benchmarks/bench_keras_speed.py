@@ -252,9 +252,10 @@ def _markdown(results: list[dict]) -> str:
         "paired ratios (relukit / Keras); < 1 is faster.",
         "",
         "The *GELU from Keras* rows give both models Keras' own GELU: the cost of the other "
-        "four layers alone, apart from exact GELU (relukit's is exact to 0.5 ulp on torch's "
-        "native kernels, and on jax/tensorflow a double-double erfc composition within the "
-        "tests' float32 bounds, where Keras' is 0.5·x·(1 + erf(x/√2)) in a few ops).",
+        "four layers alone, apart from exact GELU (relukit's is Φ in float64 rounded once: "
+        "torch's native kernels, tensorflow's float64 Erfc, and on jax without x64 a "
+        "double-double float32 composition; see keras_ulp.md. Keras' is "
+        "0.5·x·(1 + erf(x/√2)) in float32, a few ops).",
         "",
         "| backend | model | step ms (relukit / Keras) | step ratio | step ms, jit_compile | "
         "step ratio, jit_compile |",

@@ -309,6 +309,30 @@ def dying_digits_report() -> str:
     return f"{head}:\n\n```\n{body}\n```"
 
 
+def _benchmark(module: str) -> Any:
+    """A module of ``benchmarks/`` (its renderer: one table code for the results file and the
+    README)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return __import__(module)
+    finally:
+        sys.path.pop(0)
+
+
+def keras_speed_tables() -> str:
+    """The per-backend training-step and per-layer tables, as benchmarks/results/keras_speed.md
+    has them (the same renderer), without its title."""
+    text = _benchmark("bench_keras_speed")._markdown(load("keras_speed"))
+    return text.split("\n", 2)[2].strip()
+
+
+def keras_ulp_bounds() -> str:
+    """The worst error per backend and dtype (the first table of keras_ulp.md, same renderer)."""
+    text = _benchmark("keras_ulp_report").markdown(load("keras_ulp"))
+    body = text.split("\n", 2)[2].strip()
+    return body.split("\n\n| case |", 1)[0].strip()
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
@@ -322,6 +346,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "monitor_overhead.ratios": monitor_overhead_ratios,
     "dying_digits.arms": dying_digits_arms,
     "dying_digits.report": dying_digits_report,
+    "keras_speed.tables": keras_speed_tables,
+    "keras_ulp.bounds": keras_ulp_bounds,
 }
 
 
