@@ -359,3 +359,23 @@ def test_a_dead_elu_units_constant_is_absorbed_by_the_next_bias():
     out = model(x)
     recycle_(model, report)
     torch.testing.assert_close(model(x), out)
+
+
+def test_torchvision_topologies_it_cannot_handle_are_named_and_nothing_changes():
+    from helpers import import_torchvision
+
+    torchvision = import_torchvision()
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    with torch.no_grad():
+        model.bn1.bias[[1, 10]] = -1e4
+    x = torch.randn(2, 3, 32, 32)
+    with UnitMonitor(model) as monitor, torch.no_grad():
+        model(x)
+    report = monitor.report()
+    assert report.dead_units("relu").tolist() == [1, 10]
+    before = snapshot(model)
+    # the stem's ReLU feeds a max-pool whose output goes to layer1's conv and its residual add
+    with pytest.raises(ValueError, match=r"cannot recycle layer 'relu'.*2 consumers"):
+        recycle_(model, report)
+    assert not changed_entries(before, model)
