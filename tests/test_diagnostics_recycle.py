@@ -379,3 +379,28 @@ def test_torchvision_topologies_it_cannot_handle_are_named_and_nothing_changes()
     with pytest.raises(ValueError, match=r"cannot recycle layer 'relu'.*2 consumers"):
         recycle_(model, report)
     assert not changed_entries(before, model)
+
+
+class Untraceable(nn.Module):
+    """Data-dependent control flow: torch.fx cannot trace it."""
+
+    def forward(self, x):
+        return x if x.sum() > -1e30 else -x
+
+
+def test_a_sequential_fx_cannot_trace_is_read_by_module_order():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, 8),
+        nn.ReLU(), nn.Linear(8, 1), Untraceable(),
+    ).eval()  # fmt: skip
+    with torch.no_grad():
+        model[1].bias[[2, 6]] = -1e3
+    x = torch.randn(32, 4)
+    report = report_of(model, x)
+    assert report.dead_units("2").tolist() == [2, 6]
+    out = model(x)
+    done = recycle_(model, report)
+    assert next((d.layer, d.producer, d.norm, d.consumer) for d in done) == ("2", "0", "1", "4")
+    assert torch.equal(model(x), out)
+    assert report_of(model, x).dead_units("2").tolist() == []

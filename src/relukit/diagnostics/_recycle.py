@@ -106,7 +106,9 @@ def _chain(model: nn.Module, name: str) -> tuple[str, str | None, str, list[str]
     consumer) of activation module ``name``, by following its node in the torch.fx graph."""
     try:
         gm = torch.fx.GraphModule(model, _Tracer().trace(model))
-    except Exception as err:  # any tracing failure: refuse, naming the layer
+    except Exception as err:  # any tracing failure: a Sequential by its order, else refuse
+        if isinstance(model, nn.Sequential):
+            return _chain_sequential(model, name)
         raise RecycleError(
             f"cannot recycle layer {name!r}: torch.fx could not trace the model to find its "
             f"producer and consumer ({type(err).__name__}: {err})"
@@ -189,6 +191,58 @@ def _chain(model: nn.Module, name: str) -> tuple[str, str | None, str, list[str]
         )
 
 
+def _chain_sequential(model: nn.Sequential, name: str) -> tuple[str, str | None, str, list[str]]:
+    """``_chain`` by module order in a (nested) Sequential, for one fx cannot trace (a module
+    with data-dependent control flow somewhere in it): each module's output is the next one's
+    input, as the graph would say."""
+    flat: list[tuple[str, nn.Module]] = []
+
+    def walk(prefix: str, seq: nn.Module) -> None:
+        for key, child in seq._modules.items():
+            if child is None:
+                continue
+            if isinstance(child, nn.Sequential):
+                walk(f"{prefix}{key}.", child)
+            else:
+                flat.append((f"{prefix}{key}", child))
+
+    walk("", model)
+    names = [n for n, _ in flat]
+    if names.count(name) != 1 or sum(m is flat[names.index(name)][1] for _, m in flat) != 1:
+        raise RecycleError(
+            f"cannot recycle layer {name!r}: it is not at exactly one position of the Sequential"
+        )
+    i = names.index(name)
+    norm = None
+    for before, module in reversed(flat[:i]):
+        if _is_layer(module):
+            producer = before
+            break
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and norm is None:
+            norm = before
+        elif not isinstance(module, (nn.Dropout, nn.Identity)):
+            raise RecycleError(
+                f"cannot recycle layer {name!r}: between it and its producer lies "
+                f"{type(module).__name__} ({before}), which mixes units or is not a layer"
+            )
+    else:
+        raise RecycleError(f"cannot recycle layer {name!r}: no Linear/Conv before it")
+    between: list[str] = []
+    for after, module in flat[i + 1 :]:
+        if _is_layer(module):
+            return producer, norm, after, between
+        if not isinstance(module, _PER_CHANNEL_AFTER):
+            raise RecycleError(
+                f"cannot recycle layer {name!r}: its output goes to {type(module).__name__} "
+                f"({after}), not to a Linear/Conv layer whose weights could be zeroed"
+            )
+        between.append("flatten" if isinstance(module, nn.Flatten) else "keep")
+    raise RecycleError(
+        f"cannot recycle layer {name!r}: its output goes to the model's output, not to a "
+        "Linear/Conv layer whose weights could be zeroed"
+    )
+
+
 def _consumer_columns(
     name: str, consumer: nn.Module, units: int, between: list[str], idx: torch.Tensor
 ) -> tuple[slice | torch.Tensor, ...]:
@@ -235,7 +289,8 @@ def recycle_(
     For each layer of ``report`` with selected units, its producer (the Linear/Conv before the
     activation, through Dropout and at most one BatchNorm) and consumer (the Linear/Conv after
     it, through Dropout, BatchNorm, pooling and Flatten) are found by following the activation
-    in the ``torch.fx`` graph (which covers ``nn.Sequential`` containers). Then, for the selected
+    in the ``torch.fx`` graph, or by module order in an ``nn.Sequential`` that fx cannot trace
+    (a module with data-dependent control flow in it). Then, for the selected
     units ``i``:
 
     - incoming weights ``W_in[i]`` ~ N(0, std²) with ``std = gain/√fan_in``, ``gain`` the
