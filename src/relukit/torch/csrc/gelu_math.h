@@ -28,9 +28,15 @@ template <int N>
   return acc;
 }
 
-// exp(v) for v in [-708, 0]: Cody-Waite reduction by ln 2, degree-10 Taylor polynomial on
-// |r| <= ln2/2 (relative error < 3e-13), 2^k built in the exponent bits (k >= -1022: normal).
-[[gnu::always_inline]] inline double exp_nonpositive(double v) {
+// Cody-Waite reduction v = k*ln2 + r, |r| <= ln2/2, for v in [-708, 0]: r, and 2^k built in
+// the exponent bits (k >= -1022: normal). r = v exactly when k = 0. Shared by exp_nonpositive
+// (GELU) and the ELU kernels' expm1/exp (relukit_ops.cpp).
+struct Ln2Reduced {
+  double r;
+  double scale;  // 2^k
+};
+
+[[gnu::always_inline]] inline Ln2Reduced reduce_ln2(double v) {
   constexpr double kLog2e = 1.4426950408889634;
   constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 trailing zero bits: k*hi is exact
   constexpr double kLn2Lo = 1.90821492927058770002e-10;
@@ -38,6 +44,14 @@ template <int N>
   const double shifted = std::fma(v, kLog2e, kShift);
   const double k = shifted - kShift;
   const double r = std::fma(-k, kLn2Lo, std::fma(-k, kLn2Hi, v));
+  const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(kShift);
+  return {r, std::bit_cast<double>((ki + 1023) << 52)};
+}
+
+// exp(v) for v in [-708, 0]: degree-10 Taylor polynomial on the reduced r (relative error
+// < 3e-13).
+[[gnu::always_inline]] inline double exp_nonpositive(double v) {
+  const auto [r, scale] = reduce_ln2(v);
   double p = 1.0 / 3628800;
   p = std::fma(p, r, 1.0 / 362880);
   p = std::fma(p, r, 1.0 / 40320);
@@ -49,8 +63,7 @@ template <int N>
   p = std::fma(p, r, 0.5);
   p = std::fma(p, r, 1.0);
   p = std::fma(p, r, 1.0);
-  const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(kShift);
-  return p * std::bit_cast<double>((ki + 1023) << 52);
+  return p * scale;
 }
 
 struct GeluTerms {

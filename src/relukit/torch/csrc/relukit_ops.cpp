@@ -372,25 +372,19 @@ Tensor gelu_backward_cpu(const Tensor& grad, const Tensor& x, bool tanh) {
 // zero, so f(+-0) = alpha*(+-0); NaN takes the x <= 0 branch and stays NaN. The backward saves
 // the input: from the output, alpha*exp(x) = out + alpha cancels.
 
-// Cody-Waite reduction v = k*ln2 + r, |r| <= ln2/2, for v in [-110, 0] (float32-and-narrower
-// inputs are clamped there: exp(-110) rounds to 0 and expm1(-110) to -1 in float32); 2^k is
-// built in the exponent bits (k >= -159: normal). expm1(r) = r*q(r), q the Taylor series to
-// r^12/13! (truncation below 2e-17 relative), so that expm1 near 0 loses nothing.
+// v = k*ln2 + r (gelu_math.h's reduce_ln2) for v in [-110, 0] (float32-and-narrower inputs
+// are clamped there: exp(-110) rounds to 0 and expm1(-110) to -1 in float32). expm1(r) = r*q(r),
+// q the Taylor series to r^12/13! (truncation below 2e-17 relative), so that expm1 near 0 loses
+// nothing.
 struct EluReduced {
   double em1;    // expm1(r)
   double scale;  // 2^k
 };
 
 [[gnu::always_inline]] inline EluReduced elu_reduce(double v) {
-  constexpr double kLog2e = 1.4426950408889634;
-  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 trailing zero bits: k*hi is exact
-  constexpr double kLn2Lo = 1.90821492927058770002e-10;
-  constexpr double kShift = 0x1.8p52;  // adding it rounds to an integer held in the low bits
   const double c = v < -110.0 ? -110.0 : v;  // -inf becomes -110; NaN stays NaN
-  const double shifted = std::fma(c, kLog2e, kShift);
-  const double k = shifted - kShift;
-  const double r = std::fma(-k, kLn2Lo, std::fma(-k, kLn2Hi, c));  // r = c exactly when k = 0
-  double q = 1.0 / 6227020800;  // 1/13!
+  const auto [r, scale] = reduce_ln2(c);     // r = c exactly when k = 0
+  double q = 1.0 / 6227020800;               // 1/13!
   q = std::fma(q, r, 1.0 / 479001600);
   q = std::fma(q, r, 1.0 / 39916800);
   q = std::fma(q, r, 1.0 / 3628800);
@@ -403,8 +397,7 @@ struct EluReduced {
   q = std::fma(q, r, 1.0 / 6);
   q = std::fma(q, r, 0.5);
   q = std::fma(q, r, 1.0);
-  const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(kShift);
-  return {r * q, std::bit_cast<double>((ki + 1023) << 52)};
+  return {r * q, scale};
 }
 
 // expm1(v) = 2^k*expm1(r) + (2^k - 1), one rounding (2^k*expm1(r) and, for k >= -53, 2^k - 1
