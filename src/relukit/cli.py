@@ -4,6 +4,8 @@
 baselines): every activation's defaults, kink rule and how the other frameworks spell it, then a
 value table like the seed's. ``relukit info NAME`` shows one
 activation in full. Everything printed is read from the catalog and computed by the NumPy API.
+The lab's commands (``relukit compare``, ``relukit report DIR``, ``relukit plot``) live in
+``relukit.lab``; ``relukit COMMAND --help`` describes each.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 import relukit
 from relukit._catalog import FAMILIES
+from relukit.lab._spec import printable
 
 # The seed's inputs: relu of [-3, -0.7, 0, 1.2, 5] is [0, 0, 0, 1.2, 5].
 SEED_INPUTS = (-3.0, -0.7, 0.0, 1.2, 5.0)
@@ -129,7 +132,10 @@ def info(name: str | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from relukit.lab import _cli as lab
+
     parser = argparse.ArgumentParser(prog="relukit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"relukit {relukit.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="the activation catalog, or one activation in full")
     p_info.add_argument(
@@ -140,10 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="say whether relukit.torch's native CPU kernels are active, and why not",
     )
+    lab.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "info":
-        print(native_status() if args.native else info(args.name))
-    return 0
+        text = native_status() if args.native else info(args.name)
+        print(printable(text, getattr(sys.stdout, "encoding", None)))
+        return 0
+    status = lab.run(args)
+    return 0 if status is None else status
 
 
 def native_status() -> str:
