@@ -211,14 +211,33 @@ def _by_label(result: CompareResult, task: str) -> dict[str, list[Any]]:
     return out
 
 
-def _band(ax: Any, xs: Any, curves: list[list[float]], label: str, color: str) -> None:
+def _band(
+    ax: Any,
+    xs: Any,
+    curves: list[list[float]],
+    label: str,
+    color: Any,
+    *,
+    log: bool = False,
+    dashed: bool = False,
+) -> None:
+    """Mean curve and its 95% band over seeds (``log``: of log10 values, a geometric band)."""
     n = min(len(c) for c in curves)
-    arr = np.array([c[:n] for c in curves])
+    arr = np.array([c[:n] for c in curves], dtype=float)
+    if log:
+        arr = np.log10(np.maximum(arr, 1e-12))
     mean = arr.mean(0)
-    ax.plot(xs[:n], mean, label=label, color=color, linewidth=1.2)
+    lo = hi = mean
     if len(arr) > 1:
         half = t_quantile(len(arr)) * arr.std(0, ddof=1) / math.sqrt(len(arr))
-        ax.fill_between(xs[:n], mean - half, mean + half, color=color, alpha=0.15)
+        lo, hi = mean - half, mean + half
+    if log:
+        mean, lo, hi = 10**mean, 10**lo, 10**hi
+    ax.plot(
+        xs[:n], mean, label=label, color=color, linewidth=1.2, linestyle="--" if dashed else "-"
+    )
+    if len(arr) > 1:
+        ax.fill_between(xs[:n], lo, hi, color=color, alpha=0.12, linewidth=0)
 
 
 def training_figure(result: CompareResult) -> Any:
@@ -230,13 +249,16 @@ def training_figure(result: CompareResult) -> Any:
     )
     for j, task in enumerate(tasks):
         for k, (label, runs) in enumerate(_by_label(result, task).items()):
-            color = f"C{k % 10}" if k < 10 else plt.cm.tab20(k % 20)
+            color = f"C{k % 10}"
             xs = np.arange(1, len(runs[0].loss) + 1)
-            _band(axes[0, j], xs, [r.loss for r in runs], label, color)
-            _band(axes[1, j], xs, [r.test_accuracy_curve for r in runs], label, color)
+            _band(axes[0, j], xs, [r.loss for r in runs], label, color, log=True, dashed=k >= 10)
+            _band(
+                axes[1, j], xs, [r.test_accuracy_curve for r in runs], label, color, dashed=k >= 10
+            )
         axes[0, j].set_yscale("log")
         axes[0, j].set_title(f"{task}: training loss")
         axes[1, j].set_title(f"{task}: test accuracy")
+        axes[1, j].set_ylim(0, 1.02)
         axes[1, j].set_xlabel("epoch")
     if tasks:
         axes[0, -1].legend(fontsize=7, loc="upper right", ncol=2)
@@ -253,10 +275,12 @@ def dead_figure(result: CompareResult) -> Any:
     )
     for j, task in enumerate(tasks):
         for k, (label, runs) in enumerate(_by_label(result, task).items()):
-            color = f"C{k % 10}" if k < 10 else plt.cm.tab20(k % 20)
+            color = f"C{k % 10}"
             xs = np.array([e for e, _ in runs[0].dead_curve])
-            _band(axes[0, j], xs, [[d for _, d in r.dead_curve] for r in runs], label, color)
+            curves = [[d for _, d in r.dead_curve] for r in runs]
+            _band(axes[0, j], xs, curves, label, color, dashed=k >= 10)
         axes[0, j].set_title(f"{task}: dead units (never active)")
+        axes[0, j].set_ylim(0, 1)
         axes[0, j].set_xlabel("epoch")
     if tasks:
         axes[0, -1].legend(fontsize=7, ncol=2)
@@ -274,7 +298,13 @@ def gradient_figure(result: CompareResult) -> Any:
             curves = [g.norms for g in result.gradients if g.activation == label and g.init == init]
             if curves:
                 mean = np.exp(np.mean(np.log(np.maximum(np.array(curves), 1e-300)), 0))
-                ax.plot(np.arange(1, len(mean) + 1), mean, label=label, color=f"C{k % 10}")
+                ax.plot(
+                    np.arange(1, len(mean) + 1),
+                    mean,
+                    label=label,
+                    color=f"C{k % 10}",
+                    linestyle="--" if k >= 10 else "-",
+                )
         ax.set_yscale("log")
         ax.set_xlabel("layer (input → output)")
         ax.set_title(
@@ -300,7 +330,13 @@ def distribution_figure(result: CompareResult) -> Any:
             counts = np.sum([r.histogram for r in runs], 0).astype(float)
             total = counts.sum()
             if total:
-                axes[0, j].stairs(counts / total, edges, label=label, color=f"C{k % 10}")
+                axes[0, j].stairs(
+                    counts / total,
+                    edges,
+                    label=label,
+                    color=f"C{k % 10}",
+                    linestyle="--" if k >= 10 else "-",
+                )
         axes[0, j].set_yscale("log")
         axes[0, j].set_title(f"{task}: last hidden layer's activations")
     if tasks:
