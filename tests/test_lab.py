@@ -382,3 +382,41 @@ def test_report_renders_in_headless_chromium(quick_run, tmp_path):
     body = next(a for t, a in parser.tags if t == "body")
     assert body.get("data-images-loaded") == "5"
     assert "dying ReLU" in dom and sum(t == "table" for t, _ in parser.tags) >= 3
+
+
+# --- relukit dying -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_dying_run_recycles_and_counts_dead_units_per_layer():
+    from relukit.lab._dying import DEPTH, dying_run
+
+    r = dying_run("relu", "he+recycle", 0, epochs=3)
+    assert r.epochs == [0, 1, 2, 3] and all(len(d) == DEPTH for d in r.dead)
+    assert 0 <= r.dead_end <= 1 and r.recycled >= 0
+    with pytest.raises(LabError, match="arm must be one of"):
+        dying_run("relu", "xavier", 0)
+
+
+def test_dying_report_round_trips(tmp_path, capsys):
+    from relukit.lab._dying import dying
+    from relukit.lab._records import DyingResult
+
+    result = dying(["relu"], seeds=1, epochs=1, workers=1)
+    (tmp_path / "results.json").write_text(json.dumps(result.to_dict()))
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    assert DyingResult.from_dict(json.loads(capsys.readouterr().out)) == result
+    page = (tmp_path / "report.html").read_text()
+    assert len([t for t, _ in check_self_contained(page).tags if t == "img"]) == 2
+
+
+@pytest.mark.slow
+def test_quick_dying_command(tmp_path):
+    proc = _relukit("dying", "--quick", "--out", str(tmp_path), encoding="cp1252", timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode("cp1252", "replace")
+    text = proc.stdout.decode("cp1252")
+    assert "he+recycle" in text and "asymmetric" in text
+    (folder,) = tmp_path.iterdir()
+    data = json.loads((folder / "results.json").read_text())
+    rectifiers = {a.name for a in relukit.catalog if a.family == "rectifier"}
+    assert {r["name"] for r in data["runs"]} == rectifiers

@@ -1,4 +1,5 @@
-"""The lab's commands: ``relukit compare``, ``relukit report DIR``, ``relukit plot``.
+"""The lab's commands: ``relukit compare``, ``relukit dying``, ``relukit report DIR``,
+``relukit plot``.
 
 ``relukit.cli`` adds these subcommands with :func:`add_commands` and hands the parsed arguments
 to :func:`run`. Errors in arguments end with one line on stderr and exit status 2; Ctrl-C during
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._records import CompareResult
+from ._records import CompareResult, DyingResult
 from ._spec import LabError, parse_activations, printable
 
 COMPARE_EXAMPLES = """examples:
@@ -27,6 +28,11 @@ COMPARE_EXAMPLES = """examples:
 PLOT_EXAMPLES = """examples:
   relukit plot                             # every catalog activation -> activations.png
   relukit plot relu leaky_relu:negative_slope=0.2 ELU --derivative -o rect.svg
+"""
+DYING_EXAMPLES = """examples:
+  relukit dying                            # the catalog's rectifiers x 5 arms x 3 seeds
+  relukit dying --activations relu leaky_relu --seeds 5 --epochs 20
+  relukit dying --quick
 """
 REPORT_EXAMPLES = """examples:
   relukit report relukit-runs/run-20260101-120000   # rewrites report.html, prints the table
@@ -87,6 +93,23 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--quick", action="store_true", help="a smoke run (small epochs, 2 seeds)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: usable CPUs)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--out", default="relukit-runs", help="folder that gets a new run folder")
+    p.add_argument("--json", action="store_true", help="print results.json to stdout instead")
+    p = sub.add_parser(
+        "dying",
+        help="dead units in deep narrow MLPs per activation, initialisation and recycling",
+        description="Train deep narrow MLPs on digits at a high learning rate with each "
+        "activation under PyTorch's default init, He (relukit.init), RAI and relukit's "
+        "asymmetric init, and He with relukit.diagnostics.recycle_; count dead units per layer "
+        "over training. Writes a new folder with results.json and report.html.",
+        epilog=DYING_EXAMPLES,
+        formatter_class=raw,
+    )
+    p.add_argument("--activations", nargs="+", metavar="NAME[:k=v]", help="default: rectifiers")
+    p.add_argument("--seeds", type=int, default=None, help="default: 3 (2 with --quick)")
+    p.add_argument("--epochs", type=int, default=None, help="default: 8 (1 with --quick)")
+    p.add_argument("--quick", action="store_true", help="a smoke run")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: usable CPUs)")
     p.add_argument("--out", default="relukit-runs", help="folder that gets a new run folder")
     p.add_argument("--json", action="store_true", help="print results.json to stdout instead")
     p = sub.add_parser(
@@ -164,6 +187,32 @@ def _compare(args: argparse.Namespace) -> int:
     return 130 if result.partial else 0
 
 
+def _dying(args: argparse.Namespace) -> int:
+    from ._dying import dying
+    from ._render import dying_html, dying_terminal
+
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 3)
+    result = dying(
+        args.activations,
+        seeds=seeds,
+        epochs=args.epochs,
+        quick=args.quick,
+        workers=args.workers,
+        progress=Progress(),
+    )
+    folder = new_run_dir(Path(args.out))
+    (folder / "results.json").write_text(
+        json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8"
+    )
+    (folder / "report.html").write_text(dying_html(result), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+    else:
+        _print(dying_terminal(result))
+        _print(f"\nreport: {folder / 'report.html'}  (data: {folder / 'results.json'})")
+    return 130 if result.partial else 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from ._render import terminal, to_html
 
@@ -171,15 +220,29 @@ def _report(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise LabError(f"dir: {args.dir!r} has no results.json (a folder written by compare)")
     try:
-        result = CompareResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "arms" in data.get("settings", {}):
+            return _report_dying(args, DyingResult.from_dict(data))
+        result = CompareResult.from_dict(data)
     except (ValueError, KeyError, TypeError) as err:
-        raise LabError(f"dir: {path} is not a compare results.json ({err})") from None
+        raise LabError(f"dir: {path} is not a compare or dying results.json ({err})") from None
     (Path(args.dir) / "report.html").write_text(to_html(result), encoding="utf-8")
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict()) + "\n")
     else:
         _print(terminal(result))
         _print(f"\nreport: {Path(args.dir) / 'report.html'}")
+    return 0
+
+
+def _report_dying(args: argparse.Namespace, result: DyingResult) -> int:
+    from ._render import dying_html, dying_terminal
+
+    (Path(args.dir) / "report.html").write_text(dying_html(result), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+    else:
+        _print(dying_terminal(result))
     return 0
 
 
@@ -199,7 +262,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int | None:
     """Run a lab command; ``None`` if ``args.command`` is not one. Errors: one line, exit 2."""
-    commands = {"compare": _compare, "report": _report, "plot": _plot}
+    commands = {"compare": _compare, "dying": _dying, "report": _report, "plot": _plot}
     if args.command not in commands:
         return None
     try:

@@ -585,18 +585,10 @@ def compare(
     jobs += [("gradients", s.label, None, seed) for seed in range(seeds) for s in specs]
     result = CompareResult(settings=settings, environment=environment())
     start = time.perf_counter()
-    outputs: dict[int, Any] = {}
-    try:
-        if n_workers == 1:
-            _worker_threads_once()
-            for i, (kind, label, arg, seed) in enumerate(jobs):
-                outputs[i] = _do(kind, label, arg, seed, quick, epochs, device)
-                if progress:
-                    progress(len(outputs), len(jobs))
-        else:
-            _run_pool(jobs, n_workers, quick, epochs, device, outputs, progress)
-    except KeyboardInterrupt:
-        result.partial = True
+    calls = [
+        (_do, (kind, label, arg, seed, quick, epochs, device)) for kind, label, arg, seed in jobs
+    ]
+    outputs, result.partial = run_jobs(calls, n_workers, progress)
     for i in sorted(outputs):
         out = outputs[i]
         if isinstance(out, RunRecord):
@@ -610,24 +602,48 @@ def compare(
     return result
 
 
-def _worker_threads_once() -> None:
+def run_jobs(
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[int, Any], bool]:
+    """Run ``fn(*args)`` for each call: in this process (``workers == 1``) or in that many
+    spawned processes with one torch thread each. Returns ``({index: output}, interrupted)``:
+    Ctrl-C stops it, keeping the outputs that finished.
+    """
     import torch
 
-    torch.set_num_threads(1)
+    outputs: dict[int, Any] = {}
+    try:
+        if workers == 1:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                for i, (fn, args) in enumerate(calls):
+                    outputs[i] = fn(*args)
+                    if progress:
+                        progress(len(outputs), len(calls))
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            _run_pool(calls, workers, outputs, progress)
+    except KeyboardInterrupt:
+        return outputs, True
+    return outputs, False
 
 
-def _run_pool(jobs, n_workers, quick, epochs, device, outputs, progress) -> None:
+def _run_pool(calls, workers, outputs, progress) -> None:
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
     pending: dict[Future, int] = {}
     try:
-        for i, (kind, label, arg, seed) in enumerate(jobs):
-            pending[pool.submit(_do, kind, label, arg, seed, quick, epochs, device)] = i
+        for i, (fn, args) in enumerate(calls):
+            pending[pool.submit(fn, *args)] = i
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 outputs[pending.pop(fut)] = fut.result()
                 if progress:
-                    progress(len(outputs), len(jobs))
+                    progress(len(outputs), len(calls))
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)

@@ -223,3 +223,54 @@ class CompareResult:
     def tasks(self) -> list[str]:
         """The tasks run, in order."""
         return list(self.settings.get("tasks", []))
+
+
+@dataclass
+class DyingRecord:
+    """One deep narrow MLP trained at a high learning rate: its dead units over training.
+
+    Attributes:
+        activation, name, seed: as in :class:`RunRecord`.
+        arm: the initialisation (``"torch"``: PyTorch's default, ``"he"``: ``relukit.init``'s
+            He with the activation's gain, ``"rai"``, ``"asymmetric"``), with ``"+recycle"``
+            when ``relukit.diagnostics.recycle_`` revived the dead units every few epochs.
+        epochs: the epochs at which ``dead`` was measured (0: at initialisation).
+        dead: per measured epoch, the dead fraction of each hidden layer (never active on
+            that epoch's training passes; at 0, on the training set).
+        dead_end: the dead fraction of all hidden units after training (training set).
+        recycled: the number of units ``recycle_`` revived in all.
+        test_accuracy, final_loss, seconds: as in :class:`RunRecord`.
+    """
+
+    activation: str
+    name: str
+    seed: int
+    arm: str
+    epochs: list[int]
+    dead: list[list[float]]
+    dead_end: float
+    recycled: int
+    test_accuracy: float
+    final_loss: float
+    seconds: float
+
+
+@dataclass
+class DyingResult:
+    """Everything one ``relukit dying`` run measured, with its settings and context."""
+
+    settings: dict[str, Any]
+    environment: dict[str, Any]
+    runs: list[DyingRecord] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    partial: bool = False
+    format: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``from_dict`` inverts it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DyingResult:
+        """The result :meth:`to_dict` wrote."""
+        return cls(**{**data, "runs": [DyingRecord(**r) for r in data["runs"]]})

@@ -20,7 +20,7 @@ import numpy as np
 import relukit
 
 from ._claims import CLAIMS, seed_table
-from ._records import CompareResult, Interval, t_quantile
+from ._records import CompareResult, DyingResult, Interval, t_quantile
 from ._spec import ActivationSpec, unicode_formula
 
 MARK = {"confirmed": "✓", "contradicted": "✗", "inconclusive": "?", "not measured": "·"}
@@ -463,4 +463,116 @@ def to_html(result: CompareResult, images: dict[str, bytes] | None = None) -> st
         )
     )
     parts.append(f"<p>{len(CLAIMS)} claims; rules in relukit/lab/_claims.py.</p></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --- relukit dying -----------------------------------------------------------------------------
+
+
+def dying_rows(result: DyingResult) -> tuple[list[str], list[list[str]]]:
+    """One row per activation × arm: dead at init and at the end, worst layer, accuracy, cost."""
+    header = ["activation", "arm", "dead at init", "dead at end", "worst layer at end"]
+    header += ["recycled", "test acc", "final loss"]
+    rows = []
+    for label in result.settings.get("activations", []):
+        for arm in result.settings.get("arms", []):
+            runs = [r for r in result.runs if r.activation == label and r.arm == arm]
+            if not runs:
+                continue
+            init = Interval.of([float(np.mean(r.dead[0])) for r in runs])
+            end = Interval.of([r.dead_end for r in runs])
+            worst = Interval.of([max(r.dead[-1]) for r in runs])
+            rows.append(
+                [
+                    label,
+                    arm,
+                    init.fmt(".0%"),
+                    end.fmt(".0%"),
+                    worst.fmt(".0%"),
+                    f"{np.mean([r.recycled for r in runs]):.0f}",
+                    Interval.of([r.test_accuracy for r in runs]).fmt(".3f"),
+                    Interval.of([r.final_loss for r in runs]).fmt(".3f"),
+                ]
+            )
+    return header, rows
+
+
+def dying_terminal(result: DyingResult) -> str:
+    """The ``relukit dying`` table (mean [95% interval] over seeds)."""
+    s = result.settings
+    head = "relukit dying" + (" — PARTIAL (interrupted)" if result.partial else "")
+    head += f": {s.get('model')}, {s.get('epochs')} epochs, {s.get('seeds')} seeds"
+    if result.timing:
+        head += f", {result.timing.get('seconds', 0):.0f} s"
+    header, rows = dying_rows(result)
+    note = (
+        "dead: hidden units never active (at init: on the training set; at the end: on the "
+        "last epoch's training passes per layer, on the training set overall); arms: "
+        "torch = PyTorch's default init, he = relukit.init with the activation's gain, rai, "
+        f"asymmetric; +recycle = relukit.diagnostics.recycle_ every {s.get('recycle_every')} "
+        "epochs"
+    )
+    return "\n".join([head, "", _table(header, rows), "", note])
+
+
+def dying_figures(result: DyingResult) -> dict[str, bytes]:
+    """Dead fraction per layer at the end, and overall over training, per activation."""
+    plt = _pyplot()
+    labels = [
+        a
+        for a in result.settings.get("activations", [])
+        if any(r.activation == a for r in result.runs)
+    ]
+    arms = result.settings.get("arms", [])
+    out = {}
+    for title, per_layer in (
+        ("Dead units per layer after training", True),
+        ("Dead units over training (all hidden layers)", False),
+    ):
+        cols = min(4, max(1, len(labels)))
+        nrows = max(1, math.ceil(len(labels) / cols))
+        fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.8 * nrows), squeeze=False)
+        for ax, label in zip(axes.flat, labels, strict=False):
+            for k, arm in enumerate(arms):
+                runs = [r for r in result.runs if r.activation == label and r.arm == arm]
+                if not runs:
+                    continue
+                if per_layer:
+                    ys = np.mean([r.dead[-1] for r in runs], 0)
+                    xs = np.arange(1, len(ys) + 1)
+                else:
+                    ys = np.mean([[np.mean(d) for d in r.dead] for r in runs], 0)
+                    xs = np.array(runs[0].epochs)
+                ax.plot(xs, ys, label=arm, color=f"C{k}", marker=".")
+            ax.set_title(label, fontsize=10)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("layer" if per_layer else "epoch")
+        for ax in list(axes.flat)[len(labels) :]:
+            ax.set_visible(False)
+        axes.flat[0].legend(fontsize=7)
+        fig.subplots_adjust(hspace=0.5, wspace=0.3)
+        out[title] = _save(fig)
+    return out
+
+
+def dying_html(result: DyingResult) -> str:
+    """The self-contained ``report.html`` of ``relukit dying``."""
+    esc = html.escape
+    header, rows = dying_rows(result)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>relukit dying report</title>",
+        f"<style>{_CSS}</style><script>{_SCRIPT}</script></head><body>",
+        "<h1>relukit dying</h1>",
+    ]
+    if result.partial:
+        parts.append('<p class="partial"><b>Partial report</b>: the run was interrupted.</p>')
+    parts.append(f"<p>{esc(dying_terminal(result).splitlines()[-1])}</p>")
+    parts.append(_html_table(header, [[esc(c) for c in r] for r in rows]))
+    for title, png in dying_figures(result).items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{esc(title)}</h2>")
+        parts.append(f'<img alt="{esc(title)}" src="data:image/png;base64,{data}">')
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
