@@ -236,7 +236,9 @@ def test_prelu_records_learned_slopes():
 
 
 def test_compare_round_trips_through_report(tmp_path, capsys):
-    result = lab.compare(["relu", "elu"], datasets=["spirals"], seeds=2, epochs=2, workers=1)
+    result = lab.compare(
+        ["relu", "elu"], datasets=["spirals"], seeds=2, epochs=2, quick=True, workers=1
+    )
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.json").write_text(lab.to_json(result))
