@@ -70,13 +70,25 @@ def _log_ratio(result: CompareResult, label: str, init: str) -> Interval:
     )
 
 
-def measured_rows(result: CompareResult) -> tuple[list[str], list[list[str]]]:
-    """The measurement table: one row per activation, mean [95% interval] over seeds."""
+def measured_rows(
+    result: CompareResult, *, extended: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The measurement table: one row per activation, mean [95% interval] over seeds.
+
+    ``extended`` adds the report's columns: relukit.torch's time and torch.nn's saved bytes
+    relative to ReLU, the gradient ratio under PyTorch's default init, the epochs to each
+    task's loss threshold and the final training loss.
+    """
     tasks = [t for t in result.tasks() if any(r.task == t for r in result.runs)]
     deep = "digits-deep" if "digits-deep" in tasks else (tasks[-1] if tasks else "")
     header = ["activation", *(f"test acc {t}" for t in tasks)]
     header += [f"dead {deep} init→end", "zeros", "time×ReLU", "step×ReLU", "saved×ReLU"]
     header += ["log10 grad 1st/last"]
+    if extended:
+        header += ["time×ReLU relukit", "saved×ReLU torch.nn", "log10 grad 1st/last torch init"]
+        thresholds = result.settings.get("thresholds", {})
+        header += [f"epochs to loss ≤ {thresholds.get(t, '?')} {t}" for t in tasks]
+        header += [f"final loss {t}" for t in tasks]
     rows = []
     for label in result.activations():
         row = [label]
@@ -90,6 +102,17 @@ def measured_rows(result: CompareResult) -> tuple[list[str], list[list[str]]]:
         row.append(_speed(result, label, "step").fmt(".2f"))
         row.append(_speed(result, label, "saved_bytes").fmt(".2f"))
         row.append(_log_ratio(result, label, "relukit").fmt(".1f"))
+        if extended:
+            row.append(_speed(result, label, "alone_relukit").fmt(".2f"))
+            row.append(_speed(result, label, "saved_bytes_torch").fmt(".2f"))
+            row.append(_log_ratio(result, label, "torch").fmt(".1f"))
+            for t in tasks:
+                runs = [r for r in result.runs if r.activation == label and r.task == t]
+                hit = [r.epochs_to_threshold for r in runs if r.epochs_to_threshold is not None]
+                never = len(runs) - len(hit)
+                text = Interval.of([float(h) for h in hit]).fmt(".0f") if hit else "-"
+                row.append(text + (f" ({never} never)" if never else ""))
+            row += [_iv(_values(result, label, t, "final_loss"), ".2g") for t in tasks]
         rows.append(row)
     return header, rows
 
@@ -435,7 +458,7 @@ def to_html(result: CompareResult, images: dict[str, bytes] | None = None) -> st
     )
     parts.append("<h2>The seed's table, measured</h2>")
     parts.append(_html_table(["Activation", "Formula", "Pros", "Cons"], rows))
-    header, mrows = measured_rows(result)
+    header, mrows = measured_rows(result, extended=True)
     parts.append("<h2>Measurements (mean [95% interval] over seeds)</h2>")
     parts.append(_html_table(header, [[esc(c) for c in r] for r in mrows]))
     parts.append("<h2>Verdict rules and evidence</h2>")
