@@ -208,7 +208,7 @@ def test_import_with_a_missing_backend_says_so():
 def test_public_namespace_is_generated_from_the_catalog():
     names = [a.name for a in ENTRIES] + [a.class_name for a in ENTRIES]
     verbs = ["function", "layer", "discover", "watch", "compute_dtype", "result_dtype"]
-    assert set(rk.__all__) == {*names, *verbs, "Unit", "Watch"}
+    assert set(rk.__all__) == {*names, *verbs, "Unit", "Watch", "DeadUnitCallback"}
     for a in ENTRIES:
         fn, cls = getattr(rk, a.name), getattr(rk, a.class_name)
         assert fn is rk.function(a) is rk.function(a.name)

@@ -9,11 +9,14 @@ float64 there too (by default jax computes it as float32 and those tests skip).
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,19 +30,59 @@ PATHS = ["tests/test_keras.py", "tests/test_keras_layer_contract.py", "src/reluk
          "tests/test_keras_tf_fast.py"]  # fmt: skip
 
 
-@pytest.mark.slow  # a subprocess running the Keras tests: ~85 s (jax), ~30 s (tensorflow)
+def command(backend: str) -> tuple[list[str], dict[str, str]]:
+    """The subprocess that runs the Keras tests on ``backend``: argv and environment."""
+    argv = [sys.executable, "-m", "pytest", *PATHS, "-k", "keras", "-q", "-p", "no:cacheprovider",
+            "-x"]  # fmt: skip
+    return argv, {**os.environ, "KERAS_BACKEND": backend, **ENV[backend]}
+
+
+# Started by tests/conftest.py as soon as collection has selected these tests, so that they run
+# beside the rest of the suite (a few minutes each: jax ~200 s, tensorflow ~60 s, quiet 2-core
+# machine) instead of after it; each test waits for its own.
+STARTED: dict[str, tuple[subprocess.Popen, Any, Any]] = {}
+
+
+def start(backend: str) -> None:
+    """Start the backend's subprocess (once); its output goes to temporary files (a pipe would
+    stall it once full, until the test reads it)."""
+    if backend in STARTED or importlib.util.find_spec(backend) is None:
+        return
+    argv, env = command(backend)
+    # Closed by the test that reads them (or at exit): they outlive this function.
+    out = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+    STARTED[backend] = (proc, out, err)
+
+
+@atexit.register
+def _stop_unfinished() -> None:
+    """A session that ends before the test waits (``-x``, Ctrl-C) leaves no process behind."""
+    for proc, out, err in STARTED.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        out.close()
+        err.close()
+
+
+@pytest.mark.slow  # a subprocess running the Keras tests (see STARTED)
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_keras_tests_pass_on_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (the test extra installs it)")
-    r = subprocess.run(
-        [sys.executable, "-m", "pytest", *PATHS, "-k", "keras", "-q", "-p", "no:cacheprovider",
-         "-x"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": backend, **ENV[backend]},
-        timeout=600,
-    )  # fmt: skip
-    assert r.returncode == 0, f"KERAS_BACKEND={backend}:\n{r.stdout[-6000:]}\n{r.stderr[-3000:]}"
-    assert " passed" in r.stdout.splitlines()[-1], r.stdout[-2000:]
+    start(backend)  # already running when the suite started it
+    proc, out, err = STARTED[backend]
+    try:
+        proc.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    out.close()
+    err.close()
+    assert proc.returncode == 0, f"KERAS_BACKEND={backend}:\n{stdout[-6000:]}\n{stderr[-3000:]}"
+    assert " passed" in stdout.splitlines()[-1], stdout[-2000:]
