@@ -333,6 +333,20 @@ def keras_ulp_bounds() -> str:
     return body.split("\n\n| case |", 1)[0].strip()
 
 
+def compare_default() -> str:
+    """A default ``relukit compare`` run's tables as printed (benchmarks/bench_compare_time.py
+    writes them), with its wall time, CPU time and the machine's load."""
+    t = load("compare_time")
+    text = (RESULTS / "compare_default.txt").read_text(encoding="utf-8")
+    table = text.split("\nEvidence:", 1)[0].strip()  # the evidence lines stay in the file
+    load_avg = t["load_average_before"][0]
+    return (
+        f"A default run took {t['wall_seconds']:.0f} s of wall time and {t['cpu_seconds']:.0f} s "
+        f"of CPU time on {t['cpus_usable']} cores (load average {load_avg:.1f} when it started; "
+        "`benchmarks/results/compare_time.json`):\n\n```text\n" + table + "\n```"
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
@@ -348,6 +362,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "dying_digits.report": dying_digits_report,
     "keras_speed.tables": keras_speed_tables,
     "keras_ulp.bounds": keras_ulp_bounds,
+    "compare_time.default": compare_default,
 }
 
 

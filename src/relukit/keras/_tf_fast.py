@@ -69,7 +69,7 @@ def _relu(params, cdtype):
     def core(x):
         # Not tf.nn.relu: its vectorised kernel gives relu(−0) = +0 (the scalar tail −0), and
         # the rule is f(−0) = f'(0)·(−0) = −0. x < 0 gives +0; NaN and −0 fall to x.
-        y = tf.where(x < 0, tf.zeros_like(x), x)
+        y = tf.where(x < 0, tf.constant(0, x.dtype), x)  # a broadcast 0: no zeros tensor
         return y, lambda g: tf.math.multiply_no_nan(g, tf.math.sign(y))
 
     return core
