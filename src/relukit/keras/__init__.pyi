@@ -2,6 +2,7 @@
 
 from typing import Any, Literal
 
+from ..diagnostics._keras import DeadUnitCallback as DeadUnitCallback
 from ._functions import compute_dtype as compute_dtype
 from ._functions import function as function
 from ._functions import result_dtype as result_dtype
@@ -11,7 +12,6 @@ from ._models import Unit as Unit
 from ._models import Watch as Watch
 from ._models import discover as discover
 from ._models import watch as watch
-from ..diagnostics._keras import DeadUnitCallback as DeadUnitCallback
 
 __all__: list[str]
 
