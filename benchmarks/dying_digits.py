@@ -25,12 +25,11 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 from relukit.diagnostics import UnitMonitor, recycle_
+from relukit.lab._experiments import digits_split
 
 RESULTS = Path(__file__).parent / "results"
 DEPTH, WIDTH = 8, 24
@@ -39,18 +38,13 @@ PRINT_AT = (1, 10, 30)
 
 
 def data() -> tuple[torch.Tensor, ...]:
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(x))
-    x, y = x[order], y[order]
-    cut = int(0.7 * len(x))
-    mean, std = x[:cut].mean(0), x[:cut].std(0) + 1e-6
-    x = (x - mean) / std
-    t = lambda a, dtype: torch.tensor(a, dtype=dtype)  # noqa: E731
+    """The lab's digits split (relukit.lab._experiments.digits_split) as torch tensors."""
+    x_train, y_train, x_test, y_test = digits_split()
     return (
-        t(x[:cut], torch.float32),
-        t(y[:cut], torch.long),
-        t(x[cut:], torch.float32),
-        t(y[cut:], torch.long),
+        torch.tensor(x_train, dtype=torch.float32),
+        torch.tensor(y_train, dtype=torch.long),
+        torch.tensor(x_test, dtype=torch.float32),
+        torch.tensor(y_test, dtype=torch.long),
     )
 
 

@@ -72,6 +72,16 @@ class Progress:
         self.stream.flush()
 
 
+def _run_options(p: argparse.ArgumentParser, *, epochs: str, quick: str) -> None:
+    """The options every training command (compare, dying) takes."""
+    p.add_argument("--seeds", type=int, default=None, help="default: 3 (2 with --quick)")
+    p.add_argument("--epochs", type=int, default=None, help=epochs)
+    p.add_argument("--quick", action="store_true", help=f"a smoke run ({quick})")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: usable CPUs)")
+    p.add_argument("--out", default="relukit-runs", help="folder that gets a new run folder")
+    p.add_argument("--json", action="store_true", help="print results.json to stdout instead")
+
+
 def add_commands(sub: Any) -> None:
     """Add ``compare``, ``report`` and ``plot`` to an argparse sub-parser collection."""
     raw = argparse.RawDescriptionHelpFormatter
@@ -88,13 +98,8 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--activations", nargs="+", metavar="NAME[:k=v]", help="default: all")
     p.add_argument("--datasets", nargs="+", metavar="NAME", help="default: all")
-    p.add_argument("--seeds", type=int, default=None, help="default: 3 (2 with --quick)")
-    p.add_argument("--epochs", type=int, default=None, help="for every task (default: each own)")
-    p.add_argument("--quick", action="store_true", help="a smoke run (small epochs, 2 seeds)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: usable CPUs)")
+    _run_options(p, epochs="for every task (default: each own)", quick="small epochs, 2 seeds")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--out", default="relukit-runs", help="folder that gets a new run folder")
-    p.add_argument("--json", action="store_true", help="print results.json to stdout instead")
     p = sub.add_parser(
         "dying",
         help="dead units in deep narrow MLPs per activation, initialisation and recycling",
@@ -106,12 +111,7 @@ def add_commands(sub: Any) -> None:
         formatter_class=raw,
     )
     p.add_argument("--activations", nargs="+", metavar="NAME[:k=v]", help="default: rectifiers")
-    p.add_argument("--seeds", type=int, default=None, help="default: 3 (2 with --quick)")
-    p.add_argument("--epochs", type=int, default=None, help="default: 8 (1 with --quick)")
-    p.add_argument("--quick", action="store_true", help="a smoke run")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: usable CPUs)")
-    p.add_argument("--out", default="relukit-runs", help="folder that gets a new run folder")
-    p.add_argument("--json", action="store_true", help="print results.json to stdout instead")
+    _run_options(p, epochs="default: 8 (1 with --quick)", quick="1 epoch, 2 seeds")
     p = sub.add_parser(
         "report",
         help="re-render a compare run's report from its results.json (no retraining)",
