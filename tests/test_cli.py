@@ -9,6 +9,7 @@ import pytest
 
 import relukit
 from relukit import cli
+from relukit.lab._spec import unicode_formula
 
 
 def test_info_lists_the_catalog_and_the_seed_values(capsys):
@@ -39,7 +40,10 @@ def test_info_groups_the_catalog_by_family(capsys):
 def test_info_name(capsys, activation):
     assert cli.main(["info", activation.name]) == 0
     out = capsys.readouterr().out
-    assert activation.formula in out and activation.derivative_formula in out
+    # readable Unicode math, never raw LaTeX (issue #14 item 6)
+    assert unicode_formula(activation.formula) in out
+    assert unicode_formula(activation.derivative_formula) in out
+    assert "\\" not in out
     assert all(s.framework in out for s in activation.spellings)
     assert "f'" in out  # the derivative row of the value table
 

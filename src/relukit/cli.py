@@ -19,7 +19,7 @@ import numpy as np
 
 import relukit
 from relukit._catalog import FAMILIES
-from relukit.lab._spec import printable
+from relukit.lab._spec import printable, unicode_formula
 
 # The seed's inputs: relu of [-3, -0.7, 0, 1.2, 5] is [0, 0, 0, 1.2, 5].
 SEED_INPUTS = (-3.0, -0.7, 0.0, 1.2, 5.0)
@@ -89,8 +89,8 @@ def describe(activation: relukit.Activation) -> str:
     lines = [
         f"{activation.title} ({activation.name}), {activation.family}",
         "",
-        f"formula:     {activation.formula}",
-        f"derivative:  {activation.derivative_formula}",
+        f"formula:     {unicode_formula(activation.formula)}",
+        f"derivative:  {unicode_formula(activation.derivative_formula)}",
         f"kink rule:   {activation.kink}",
         f"special:     {activation.special_values}",
     ]
