@@ -37,6 +37,8 @@ class Interval:
         (2.0, -0.484, 4.484, 3)
         >>> str(Interval.of([0.5, 0.5]))
         '0.5 [0.5, 0.5]'
+        >>> str(Interval.of([0.0, 0.1], bounds=(0.0, 1.0)))  # a fraction: never below 0
+        '0.05 [0, 0.685]'
     """
 
     mean: float | None
@@ -45,8 +47,14 @@ class Interval:
     n: int
 
     @classmethod
-    def of(cls, values: list[float] | tuple[float, ...]) -> Interval:
-        """The mean and 95% interval of the finite ``values`` (``None`` entries skipped)."""
+    def of(
+        cls,
+        values: list[float] | tuple[float, ...],
+        bounds: tuple[float, float] | None = None,
+    ) -> Interval:
+        """The mean and 95% interval of the finite ``values`` (``None`` entries skipped);
+        ``bounds``: the quantity's range (a fraction's ``(0, 1)``), which clips the interval
+        (a t-interval of few seeds can run past it)."""
         xs = [float(v) for v in values if v is not None and math.isfinite(v)]
         n = len(xs)
         if n == 0:
@@ -56,7 +64,10 @@ class Interval:
             return cls(mean, None, None, n)
         sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
         half = t_quantile(n) * sd / math.sqrt(n)
-        return cls(mean, mean - half, mean + half, n)
+        lo, hi = mean - half, mean + half
+        if bounds is not None:
+            lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+        return cls(mean, lo, hi, n)
 
     def fmt(self, spec: str = ".3g") -> str:
         """``mean [lo, hi]`` with ``spec`` (``-`` if there is no value)."""

@@ -51,13 +51,17 @@ def _values(result: CompareResult, label: str, task: str, attr: str) -> list[flo
     ]
 
 
-def _iv(values: list[float], spec: str = ".3f") -> str:
-    iv = Interval.of(values)
-    return iv.fmt(spec)
+_FRACTION = (0.0, 1.0)  # accuracies and dead/zero fractions: intervals clipped to their range
+
+
+def _iv(values: list[float], spec: str = ".3f", bounds: tuple[float, float] | None = None) -> str:
+    return Interval.of(values, bounds).fmt(spec)
 
 
 def _speed(result: CompareResult, label: str, attr: str) -> Interval:
-    return Interval.of([getattr(s, attr) for s in result.speed if s.activation == label])
+    # ratios of times and bytes are positive: their intervals are clipped at 0
+    values = [getattr(s, attr) for s in result.speed if s.activation == label]
+    return Interval.of(values, (0.0, math.inf))
 
 
 def _log_ratio(result: CompareResult, label: str, init: str) -> Interval:
@@ -92,9 +96,9 @@ def measured_rows(
     rows = []
     for label in result.activations():
         row = [label]
-        row += [_iv(_values(result, label, t, "test_accuracy")) for t in tasks]
-        dead_i = Interval.of(_values(result, label, deep, "dead_init"))
-        dead_e = Interval.of(_values(result, label, deep, "dead_end"))
+        row += [_iv(_values(result, label, t, "test_accuracy"), bounds=_FRACTION) for t in tasks]
+        dead_i = Interval.of(_values(result, label, deep, "dead_init"), _FRACTION)
+        dead_e = Interval.of(_values(result, label, deep, "dead_end"), _FRACTION)
         row.append(f"{dead_i.fmt('.0%')} → {dead_e.fmt('.0%')}" if tasks else "-")
         zeros = [v for t in tasks for v in _values(result, label, t, "zeros")]
         row.append(f"{Interval.of(zeros).mean or 0:.0%}" if zeros else "-")
@@ -503,7 +507,7 @@ def dying_rows(result: DyingResult) -> tuple[list[str], list[list[str]]]:
             if not runs:
                 continue
             init = Interval.of([float(np.mean(r.dead[0])) for r in runs])
-            end = Interval.of([r.dead_end for r in runs])
+            end = Interval.of([r.dead_end for r in runs], _FRACTION)
             worst = Interval.of([max(r.dead[-1]) for r in runs])
             rows.append(
                 [
