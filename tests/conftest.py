@@ -9,8 +9,15 @@ settings.load_profile("relukit")
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection
 def pytest_collection_modifyitems(config, items):
-    """Start the Keras-backend subprocesses (tests/test_keras_backends.py) now, if selected, so
-    they run beside the rest of the suite rather than after it."""
-    for item in items:
-        if getattr(item, "originalname", None) == "test_keras_tests_pass_on_backend":
-            item.module.start(item.callspec.params["backend"])
+    """Start the Keras-backend subprocesses (tests/test_keras_backends.py) now, if selected, and
+    move the tests that wait for them to the end, so they run beside the rest of the suite."""
+    waiting = [
+        item
+        for item in items
+        if getattr(item, "originalname", None) == "test_keras_tests_pass_on_backend"
+    ]
+    if config.option.collectonly:
+        return
+    for item in waiting:
+        item.module.start(item.callspec.params["backend"])
+    items[:] = [item for item in items if item not in waiting] + waiting

@@ -340,6 +340,9 @@ def test_interrupted_compare_leaves_a_partial_report(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # Ctrl-C's default disposition in the child: a suite started in the background by a
+        # non-interactive shell inherits SIGINT ignored, and Python then keeps ignoring it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(8)
     proc.send_signal(signal.SIGINT)
