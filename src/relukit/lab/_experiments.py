@@ -76,7 +76,7 @@ TASKS: dict[str, Task] = {
             "full batch",
             (64, 64, 64),
             200,
-            15,
+            10,
             1e-2,
             None,
             0.1,
