@@ -490,15 +490,30 @@ std::optional<PreluLayout> prelu_dense_layout(const Tensor& x, const Tensor& w) 
   return PreluLayout{w.numel(), x.stride(cdim)};
 }
 
+// The element math, once for every loop below: f = x > 0 ? x : a*x (a zero slope gives 0 at
+// x = -inf, its limit); df/dx = x > 0 ? 1 : a (kink: a), NaN at NaN; df/da = x > 0 ? 0 : x.
+template <typename acc_t>
+RELUKIT_INLINE inline acc_t prelu_value(acc_t v, acc_t a) {
+  const acc_t t = (a == 0 && v == -INFINITY) ? acc_t(0) : a * v;
+  return v > 0 ? v : t;
+}
+
+template <typename acc_t>
+RELUKIT_INLINE inline acc_t prelu_input_grad(acc_t g, acc_t v, acc_t a) {
+  return v > 0 ? g : (v != v ? v : g * a);
+}
+
+template <typename acc_t>
+RELUKIT_INLINE inline acc_t prelu_slope_grad(acc_t g, acc_t v) {
+  return v > 0 ? acc_t(0) : g * v;  // NaN at NaN
+}
+
 template <typename scalar_t>
 [[gnu::noinline]] void prelu_forward_run(const scalar_t* __restrict x, scalar_t* __restrict y,
                                          int64_t n, at::opmath_type<scalar_t> a) {
   using acc_t = at::opmath_type<scalar_t>;
-  const bool zero = a == 0;
   for (int64_t i = 0; i < n; ++i) {
-    const acc_t v = static_cast<acc_t>(x[i]);
-    const acc_t t = (zero && v == -INFINITY) ? acc_t(0) : a * v;
-    y[i] = static_cast<scalar_t>(v > 0 ? v : t);
+    y[i] = static_cast<scalar_t>(prelu_value(static_cast<acc_t>(x[i]), a));
   }
 }
 
@@ -508,10 +523,7 @@ template <typename scalar_t>
                                          int64_t n) {
   using acc_t = at::opmath_type<scalar_t>;
   for (int64_t i = 0; i < n; ++i) {
-    const acc_t v = static_cast<acc_t>(x[i]);
-    const acc_t s = static_cast<acc_t>(a[i]);
-    const acc_t t = (s == 0 && v == -INFINITY) ? acc_t(0) : s * v;
-    y[i] = static_cast<scalar_t>(v > 0 ? v : t);
+    y[i] = static_cast<scalar_t>(prelu_value(static_cast<acc_t>(x[i]), static_cast<acc_t>(a[i])));
   }
 }
 
@@ -528,8 +540,8 @@ template <typename scalar_t>
   for (int64_t i = 0; i < n; ++i) {
     const acc_t gv = static_cast<acc_t>(g[i]);
     const acc_t v = static_cast<acc_t>(x[i]);
-    dx[i] = static_cast<scalar_t>(v > 0 ? gv : (v != v ? v : gv * a));
-    sum += static_cast<double>(v > 0 ? acc_t(0) : gv * v);  // NaN at NaN
+    dx[i] = static_cast<scalar_t>(prelu_input_grad(gv, v, a));
+    sum += static_cast<double>(prelu_slope_grad(gv, v));
   }
   return sum;
 }
@@ -545,8 +557,8 @@ template <typename scalar_t>
     const acc_t gv = static_cast<acc_t>(g[i]);
     const acc_t v = static_cast<acc_t>(x[i]);
     const acc_t s = static_cast<acc_t>(a[i]);
-    dx[i] = static_cast<scalar_t>(v > 0 ? gv : (v != v ? v : gv * s));
-    sums[i] += static_cast<double>(v > 0 ? acc_t(0) : gv * v);
+    dx[i] = static_cast<scalar_t>(prelu_input_grad(gv, v, s));
+    sums[i] += static_cast<double>(prelu_slope_grad(gv, v));
   }
 }
 
@@ -619,7 +631,7 @@ Tensor prelu_cpu(const Tensor& x, const Tensor& w) {
             for (int64_t i = 0; i < n; ++i) {
               const acc_t v = static_cast<acc_t>(load<scalar_t>(xp + i * strides[1]));
               const acc_t a = static_cast<acc_t>(load<scalar_t>(wp + i * strides[2]));
-              const acc_t y = v > 0 ? v : ((a == 0 && v == -INFINITY) ? acc_t(0) : a * v);
+              const acc_t y = prelu_value(v, a);
               *reinterpret_cast<scalar_t*>(o + i * strides[0]) = static_cast<scalar_t>(y);
             }
           }
@@ -703,8 +715,8 @@ std::tuple<Tensor, Tensor> prelu_backward_cpu(const Tensor& grad_output, const T
               const acc_t gv = static_cast<acc_t>(load<scalar_t>(gp + i * strides[2]));
               const acc_t v = static_cast<acc_t>(load<scalar_t>(xp + i * strides[3]));
               const acc_t a = static_cast<acc_t>(load<scalar_t>(wp + i * strides[4]));
-              const acc_t dx = v > 0 ? gv : (v != v ? v : gv * a);
-              const acc_t dw = v > 0 ? acc_t(0) : gv * v;  // NaN at NaN
+              const acc_t dx = prelu_input_grad(gv, v, a);
+              const acc_t dw = prelu_slope_grad(gv, v);
               *reinterpret_cast<scalar_t*>(ox + i * strides[0]) = static_cast<scalar_t>(dx);
               *reinterpret_cast<scalar_t*>(ow + i * strides[1]) = static_cast<scalar_t>(dw);
             }
