@@ -424,3 +424,149 @@ def test_all_reduce_needs_a_process_group():
         monitor.model(torch.randn(2, 6))
     with pytest.raises(RuntimeError, match=r"needs an initialised torch\.distributed"):
         monitor.report(all_reduce=True)
+
+
+# --- the accumulation arithmetic, pinned bit for bit ---------------------------------------------
+
+
+def _pinned_stats(model, names, batches, unit_axis=None, gradients=False, dtype=torch.float32):
+    """What the monitor must accumulate, written plainly: each batch reduced in its own dtype
+    (float32 for half types) and added to float64 sums; activity counted as ``x > 0`` on the
+    pre-activation; the gradient on the pre-activation likewise. Returns {layer: UnitStats}."""
+    from relukit.diagnostics._stats import reduce_axes, resolve_unit_axis
+
+    red = torch.float32 if dtype in (torch.float16, torch.bfloat16) else None
+    acc: dict[str, list] = {}
+    handles = []
+    for n in names:
+        mod = model.get_submodule(n)  # an activation module: its input is the pre-activation
+
+        def pre(m, args, n=n):
+            x = args[0]
+            acc.setdefault(n, [None, None])[1] = x.detach().clone()  # before an in-place call
+            if gradients and x.requires_grad:
+                x.register_hook(lambda g, n=n: acc[n][0]["g"].append(g.detach().clone()))
+
+        def post(m, args, out, n=n):
+            x, h = acc[n][1], out.detach()
+            axis = resolve_unit_axis(h.dim(), unit_axis)
+            dims = reduce_axes(h.dim(), axis)
+            units = h.shape[axis]
+            s = acc[n][0] or {"n": 0, "g": [], "t": [torch.zeros(units, dtype=torch.float64)] * 3}
+            s["dims"] = dims
+            s["n"] += h.numel() // units
+            t = s["t"]
+            s["t"] = [
+                t[0] + (x > 0).sum(dims).double(),
+                t[1] + h.abs().sum(dims, dtype=red),
+                t[2] + h.sum(dims, dtype=red),
+            ]
+            acc[n][0] = s
+
+        handles += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
+    for b in batches:
+        out = model(b)
+        if gradients:
+            out.float().square().sum().backward()
+    for h in handles:
+        h.remove()
+    result = {}
+    for n, (s, _) in acc.items():
+        g = None
+        if gradients:
+            g = torch.zeros_like(s["t"][0])
+            for grad in s["g"]:
+                g = g + grad.abs().sum(s["dims"], dtype=red)
+        result[n] = UnitStats(
+            s["n"],
+            s["t"][0].numpy().astype(np.int64),
+            s["t"][1].numpy(),
+            s["t"][2].numpy(),
+            s["n"] if gradients else 0,
+            None if g is None else g.numpy(),
+        )
+    return result
+
+
+def _cnn(act):
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), act(),
+        nn.Conv2d(8, 8, 3, stride=2), nn.BatchNorm2d(8), act(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2),
+    )  # fmt: skip
+
+
+def _bare(act):
+    return lambda: nn.Sequential(act())  # the pre-activation is the input: NaN stays in its unit
+
+
+PINNED = [  # label, model, watched layers, batch shape, dtype, a NaN observation at
+    ("relu", lambda: mlp(nn.ReLU, width=64), ["1", "3"], (37, 6), torch.float32, None),
+    ("relu-inplace", lambda: mlp(lambda: nn.ReLU(inplace=True), width=64), ["1", "3"], (37, 6),
+     torch.float32, None),
+    ("gelu", lambda: mlp(nn.GELU, width=64), ["1", "3"], (37, 6), torch.float32, None),
+    ("hardswish-inplace", lambda: mlp(lambda: nn.Hardswish(inplace=True)), ["1", "3"], (9, 6),
+     torch.float32, None),
+    ("leaky-relu", lambda: mlp(lambda: rt.LeakyReLU(0.2)), ["1", "3"], (9, 6), torch.float32,
+     None),
+    ("relu-bfloat16", lambda: mlp(nn.ReLU, width=64).to(torch.bfloat16), ["1", "3"], (37, 6),
+     torch.bfloat16, None),
+    ("cnn-relu-inplace", lambda: _cnn(lambda: nn.ReLU(inplace=True)), ["2", "5"], (5, 3, 9, 9),
+     torch.float32, None),
+    ("cnn-silu", lambda: _cnn(nn.SiLU), ["2", "5"], (5, 3, 9, 9), torch.float32, None),
+    ("nan-relu", _bare(nn.ReLU), ["0"], (7, 16), torch.float32, (1, 2)),
+    ("nan-relu-inplace", _bare(lambda: nn.ReLU(inplace=True)), ["0"], (7, 16), torch.float32,
+     (1, 2)),
+    ("nan-elu", _bare(nn.ELU), ["0"], (7, 16), torch.float32, (1, 2)),
+    ("nan-cnn-relu", _bare(nn.ReLU), ["0"], (2, 4, 3, 3), torch.float32, (1, 2, 0, 1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("gradients", [False, True])
+@pytest.mark.parametrize(
+    ("label", "make", "names", "shape", "dtype", "nan_at"), PINNED, ids=[p[0] for p in PINNED]
+)
+def test_accumulated_statistics_are_pinned_bit_for_bit(
+    label, make, names, shape, dtype, nan_at, gradients
+):
+    """Each statistic equals, bit for bit, the plain per-batch arithmetic of ``_pinned_stats``
+    (reduce in the batch's dtype, add into float64, count ``x > 0``): a refactor of the hooks
+    that fuses, reorders or preallocates must not change a single reported bit, NaN included
+    (an inactive observation whose unit's sums become NaN)."""
+    torch.manual_seed(11)
+    batches = [torch.randn(*shape) for _ in range(3)]
+    if nan_at is not None:
+        batches[1][nan_at] = float("nan")
+    requires_grad = gradients and label.startswith("nan")  # no parameters: grad from the input
+    batches = [b.to(dtype).requires_grad_(requires_grad) for b in batches]
+    model = make()
+    with UnitMonitor(model, gradients=gradients) as monitor:
+        for b in batches:
+            out = model(b.clone() if requires_grad else b)  # in place on a leaf: not allowed
+            if gradients:
+                out.float().square().sum().backward()
+    model = make()  # the same weights (seeded), the same batches: the same passes
+    want = _pinned_stats(
+        model,
+        names,
+        [b.clone() if requires_grad else b for b in batches],
+        gradients=gradients,
+        dtype=dtype,
+    )
+    got = monitor.stats()
+    assert list(got) == names
+    for n in names:
+        g, w = got[n], want[n]
+        assert (g.n, g.grad_n) == (w.n, w.grad_n)
+        if nan_at is not None:
+            assert 0 < np.isnan(w.sum).sum() < w.units  # the NaN unit only
+        else:
+            assert not np.isnan(w.sum).any()
+        np.testing.assert_array_equal(g.active, w.active)
+        np.testing.assert_array_equal(g.abs_sum, w.abs_sum)
+        np.testing.assert_array_equal(g.sum, w.sum)
+        if gradients:
+            np.testing.assert_array_equal(g.grad_abs_sum, w.grad_abs_sum)
+        else:
+            assert g.grad_abs_sum is None
