@@ -1,19 +1,22 @@
-"""Few-bit GELU backward: table errors, training, saved bytes and speed (issue: few-bit GELU).
+"""Few-bit backward (GELU, SiLU, Mish): table errors, training, saved bytes and speed.
 
-1. Tables (from ``src/relukit/_data/fewbit_gelu.json``): for k = 1…4 and both GELU forms, the
-   Gaussian-weighted error sqrt(∫ (f' − q)² φ dx) of our table and of the table that is optimal
-   for weight 1 on [−100, 100] (Few-Bit's domain), their ratio (also squared), max |f' − q|,
-   and whether the issue's target (ratio ≤ 0.6 for k = 2, 3, 4) is met, per k: it is a
-   measurement, not a test, as the tables are already the Gaussian optimum.
+1. Tables (from ``src/relukit/_data/fewbit.json``): for k = 1…4 and every target (both GELU
+   forms, SiLU, Mish), the Gaussian-weighted error sqrt(∫ (f' − q)² φ dx) of our table and of
+   the table that is optimal for weight 1 on [−100, 100] (Few-Bit's domain), their ratio (also
+   squared), max |f' − q|,
+   and whether the few-bit GELU issue's target (ratio ≤ 0.6 for k = 2, 3, 4) is met, per k: it
+   is a measurement, not a test, as the tables are already the Gaussian optimum.
 2. Memory: bytes saved for backward per training step of the MLP 4 × [Linear(1024, 1024) → act]
    → Linear(1024, 10), batch 256, float32, counted over unique storages with
-   ``saved_tensors_hooks``, parameters excluded (exact, not timed); the target is GELU with a
-   4-bit backward ≤ ReLU's bytes + 1/8 of the hidden activations.
+   ``saved_tensors_hooks``, parameters excluded (exact, not timed); the target is each entry
+   with a 4-bit backward ≤ ReLU's bytes + 1/8 of the hidden activations.
 3. Training: that MLP on a fixed synthetic task (16384 inputs x ~ N(0, I), 10 classes given by a
    fixed random teacher network), same seed, init and batch order, Adam(lr 3e-4), 200 steps of
-   batch 256: exact GELU backward against the 4-bit one. Reported: the final full-data training
-   loss of each (target: within 2% of each other) and the curves every 20 steps.
-4. Speed: forward + backward on 1e6 float32 elements, exact torch GELU against few-bit k = 1…4,
+   batch 256: the exact backward against the 4-bit one, for GELU, SiLU and Mish. Reported: the
+   final full-data training loss of each (target: within 2% of each other) and the curves every
+   20 steps.
+4. Speed: forward + backward on 1e6 float32 elements, torch's exact GELU/SiLU/Mish against
+   few-bit k = 1…4,
    median of interleaved repetitions, with ``Tensor.copy_`` bandwidth of the same run beside
    every figure, at 1 thread and at torch's default thread count (this machine is shared and
    noisy: ratios within one run are what to read).
@@ -35,18 +38,21 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from relukit.torch._fewbit import BITS, fewbit_gelu
+from relukit.torch._fewbit import BITS, TARGETS, fewbit
 
 WIDTH, DEPTH, BATCH, CLASSES = 1024, 4, 256, 10
 SAMPLES, STEPS, LR, SEED = 16384, 200, 3e-4, 0
 RESULTS = Path(__file__).parent / "results"
-DATA = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit_gelu.json"
-# The issue's target: Gaussian-weighted error ≤ 0.6× the uniform-optimal table's for these k.
+DATA = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit.json"
+# The few-bit GELU issue's target: Gaussian-weighted error ≤ 0.6× the uniform-optimal table's.
 TARGET_RATIO, TARGET_BITS = 0.6, ("2", "3", "4")
+# The exact-backward activations: torch's own (GELU, SiLU, Mish at their defaults).
+KINDS = tuple(key for key, (_, params) in TARGETS.items() if params.get("approximate") != "tanh")
 
 
 class Act(nn.Module):
-    """GELU with the exact backward (``bits=None``: torch's own) or the few-bit one."""
+    """``kind`` (a TARGETS key, or "relu") with the exact backward (``bits=None``: torch's own)
+    or the few-bit one."""
 
     def __init__(self, bits: int | None = None, kind: str = "gelu"):
         super().__init__()
@@ -56,8 +62,8 @@ class Act(nn.Module):
         if self.kind == "relu":
             return torch.relu(x)
         if self.bits is None:
-            return nn.functional.gelu(x)
-        return fewbit_gelu(x, "none", self.bits)
+            return getattr(nn.functional, self.kind)(x)
+        return fewbit(x, self.kind, self.bits)
 
 
 def mlp(bits: int | None = None, kind: str = "gelu", seed: int = SEED) -> nn.Module:
@@ -94,6 +100,7 @@ def table_errors() -> dict:
             for k in TARGET_BITS
         }
         for mode, rows in out.items()
+        if TARGETS[mode][0].name == "gelu"
     }
     return {
         "uniform_domain": doc["uniform_domain"],
@@ -125,10 +132,13 @@ def saved_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
 def memory() -> dict:
     x = torch.randn(BATCH, WIDTH)
     y = torch.zeros(BATCH, dtype=torch.long)
-    rows = {"relu": saved_bytes(mlp(kind="relu"), x, y), "gelu exact": saved_bytes(mlp(), x, y)}
-    for k in BITS:
-        rows[f"gelu {k}-bit"] = saved_bytes(mlp(k), x, y)
+    rows = {"relu": saved_bytes(mlp(kind="relu"), x, y)}
+    for kind in KINDS:
+        rows[f"{kind} exact"] = saved_bytes(mlp(kind=kind), x, y)
+        for k in BITS:
+            rows[f"{kind} {k}-bit"] = saved_bytes(mlp(k, kind), x, y)
     hidden = DEPTH * BATCH * WIDTH * 4  # bytes of the hidden activations (float32)
+    target = rows["relu"] + hidden / 8
     layer = {}
     for k in BITS:
         v = torch.randn(1 << 20, requires_grad=True)
@@ -139,13 +149,13 @@ def memory() -> dict:
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            fewbit_gelu(v, "none", k)
+            fewbit(v, "gelu", k)
         layer[k] = sum(seen.values()) / v.numel()
     return {
         "bytes": rows,
         "hidden_activation_bytes": hidden,
-        "target_4bit": rows["relu"] + hidden / 8,
-        "meets_target": rows["gelu 4-bit"] <= rows["relu"] + hidden / 8,
+        "target_4bit": target,
+        "meets_target": all(rows[f"{kind} 4-bit"] <= target for kind in KINDS),
         "gelu_layer_bytes_per_element": layer,
     }
 
@@ -162,9 +172,9 @@ def task():
     return x, y
 
 
-def train(bits: int | None, steps: int) -> dict:
+def train(bits: int | None, steps: int, kind: str = "gelu") -> dict:
     x, y = task()
-    model = mlp(bits)
+    model = mlp(bits, kind)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     order = torch.Generator().manual_seed(99)
     curve, start = [], time.perf_counter()
@@ -188,16 +198,18 @@ def train(bits: int | None, steps: int) -> dict:
 
 
 def training(steps: int) -> dict:
-    exact = train(None, steps)
-    few = train(4, steps)
-    gap = abs(few["final_loss"] - exact["final_loss"]) / exact["final_loss"]
-    return {
-        "steps": steps,
-        "exact": exact,
-        "fewbit_4": few,
-        "relative_gap": gap,
-        "within_2_percent": gap <= 0.02,
-    }
+    out: dict = {"steps": steps}
+    for kind in KINDS:
+        exact = train(None, steps, kind)
+        few = train(4, steps, kind)
+        gap = abs(few["final_loss"] - exact["final_loss"]) / exact["final_loss"]
+        out[kind] = {
+            "exact": exact,
+            "fewbit_4": few,
+            "relative_gap": gap,
+            "within_2_percent": gap <= 0.02,
+        }
+    return out
 
 
 # ------------------------------------------------------------------------------------------ speed
@@ -221,9 +233,11 @@ def speed(n: int, reps: int, threads: int) -> dict:
 
             return run
 
-        cases = {"copy_": copy, "exact": step(nn.functional.gelu)}
-        for k in BITS:
-            cases[f"fewbit_{k}"] = step(lambda v, k=k: fewbit_gelu(v, "none", k))
+        cases = {"copy_": copy}
+        for kind in KINDS:
+            cases[f"{kind} exact"] = step(getattr(nn.functional, kind))
+            for k in BITS:
+                cases[f"{kind} {k}-bit"] = step(lambda v, k=k, kind=kind: fewbit(v, kind, k))
         times: dict[str, list[float]] = {name: [] for name in cases}
         for fn in cases.values():
             fn()
@@ -241,7 +255,9 @@ def speed(n: int, reps: int, threads: int) -> dict:
         "reps": reps,
         "median_ms": {k: v * 1e3 for k, v in med.items()},
         "copy_bandwidth_GBps": 2 * 4 * n / med["copy_"] / 1e9,
-        "ratio_to_exact": {k: v / med["exact"] for k, v in med.items() if k != "copy_"},
+        "ratio_to_exact": {
+            k: v / med[k.split()[0] + " exact"] for k, v in med.items() if k != "copy_"
+        },
     }
 
 
@@ -249,9 +265,9 @@ def speed(n: int, reps: int, threads: int) -> dict:
 
 
 def markdown(r: dict) -> str:
-    lines = ["# Few-bit GELU backward", ""]
+    lines = ["# Few-bit backward: GELU, SiLU, Mish", ""]
     lines += [
-        f"torch {r['torch']}, {r['machine']}; tables from `src/relukit/_data/fewbit_gelu.json`.",
+        f"torch {r['torch']}, {r['machine']}; tables from `src/relukit/_data/fewbit.json`.",
         "",
         "## Table errors (Gaussian weighting, x ~ N(0, 1))",
         "",
@@ -259,7 +275,7 @@ def markdown(r: dict) -> str:
         f" uniform = the table optimal for weight 1 on {r['tables']['uniform_domain']};"
         " `max` = sup over all x of |f' − q|.",
         "",
-        "| form | k | l2 ours | l2 uniform | ratio l2 | mse ours | mse uniform | ratio mse |"
+        "| target | k | l2 ours | l2 uniform | ratio l2 | mse ours | mse uniform | ratio mse |"
         " max ours | max uniform |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -274,7 +290,8 @@ def markdown(r: dict) -> str:
     target = r["tables"]["issue_target"]
     lines += [
         "",
-        f"Issue target, ratio ≤ {target['ratio']:g} at k = {', '.join(target['bits'])}"
+        f"Few-bit GELU issue's target, ratio ≤ {target['ratio']:g} at k = "
+        f"{', '.join(target['bits'])}"
         " (our tables are the Gaussian optimum, so no table can do better than these ratios):",
         "",
     ]
@@ -298,47 +315,64 @@ def markdown(r: dict) -> str:
         lines.append(f"| {name} | {b} | {b / 2**20:.3f} |")
     lines += [
         "",
-        f"Target (4-bit ≤ ReLU + hidden/8 = {m['target_4bit']:.0f} bytes): "
+        f"Target (every 4-bit row ≤ ReLU + hidden/8 = {m['target_4bit']:.0f} bytes): "
         f"{'met' if m['meets_target'] else 'NOT met'}. GELU layer alone, bytes per element: "
         + ", ".join(f"{k}-bit {v:.4f}" for k, v in m["gelu_layer_bytes_per_element"].items())
         + " (exact GELU: 4).",
     ]
     t = r["training"]
+    kinds = [kind for kind in t if kind != "steps"]
     lines += [
         "",
         f"## Training ({t['steps']} steps, Adam {LR:g}, batch {BATCH}, same seed and batch order)",
         "",
-        f"| backward | final training loss (all {SAMPLES}) | accuracy | seconds |",
-        "|---|---|---|---|",
-        f"| exact | {t['exact']['final_loss']:.5f} | {t['exact']['final_accuracy']:.4f} | "
-        f"{t['exact']['seconds']:.1f} |",
-        f"| 4-bit | {t['fewbit_4']['final_loss']:.5f} | {t['fewbit_4']['final_accuracy']:.4f} | "
-        f"{t['fewbit_4']['seconds']:.1f} |",
-        "",
-        f"Relative gap {t['relative_gap']:.4%} (target ≤ 2%: "
-        f"{'met' if t['within_2_percent'] else 'NOT met'}). Minibatch loss every 20 steps:",
-        "",
-        "| step | exact | 4-bit |",
-        "|---|---|---|",
+        f"| activation | backward | final training loss (all {SAMPLES}) | accuracy | seconds |"
+        " relative gap (target ≤ 2%) |",
+        "|---|---|---|---|---|---|",
     ]
-    for (s, a), (_, b) in zip(t["exact"]["curve"], t["fewbit_4"]["curve"], strict=True):
-        lines.append(f"| {s} | {a:.4f} | {b:.4f} |")
+    for kind in kinds:
+        e = t[kind]
+        for label, run in (("exact", e["exact"]), ("4-bit", e["fewbit_4"])):
+            gap = (
+                f"{e['relative_gap']:.4%} ({'met' if e['within_2_percent'] else 'NOT met'})"
+                if label == "4-bit"
+                else ""
+            )
+            lines.append(
+                f"| {kind} | {label} | {run['final_loss']:.5f} | {run['final_accuracy']:.4f} | "
+                f"{run['seconds']:.1f} | {gap} |"
+            )
+    lines += [
+        "",
+        "Minibatch loss every 20 steps:",
+        "",
+        "| step | " + " | ".join(f"{kind} exact | {kind} 4-bit" for kind in kinds) + " |",
+        "|---|" + "---|---|" * len(kinds),
+    ]
+    curves = [(t[kind]["exact"]["curve"], t[kind]["fewbit_4"]["curve"]) for kind in kinds]
+    for i, (s, _) in enumerate(curves[0][0]):
+        cells = " | ".join(f"{a[i][1]:.4f} | {b[i][1]:.4f}" for a, b in curves)
+        lines.append(f"| {s} | {cells} |")
     lines += [
         "",
         "## Speed: forward + backward, 1e6 float32 (CPU)",
         "",
-        "| threads | copy_ GB/s | exact ms | "
+        "| activation | threads | copy_ GB/s | exact ms | "
         + " | ".join(f"{k}-bit ms (× exact)" for k in BITS)
         + " |",
-        "|---|---|---|" + "---|" * len(BITS),
+        "|---|---|---|---|" + "---|" * len(BITS),
     ]
     for s in r["speed"]:
         ms, ratio = s["median_ms"], s["ratio_to_exact"]
-        lines.append(
-            f"| {s['threads']} | {s['copy_bandwidth_GBps']:.1f} | {ms['exact']:.3f} | "
-            + " | ".join(f"{ms[f'fewbit_{k}']:.3f} ({ratio[f'fewbit_{k}']:.2f}×)" for k in BITS)
-            + " |"
-        )
+        for kind in kinds:
+            lines.append(
+                f"| {kind} | {s['threads']} | {s['copy_bandwidth_GBps']:.1f} | "
+                f"{ms[f'{kind} exact']:.3f} | "
+                + " | ".join(
+                    f"{ms[f'{kind} {k}-bit']:.3f} ({ratio[f'{kind} {k}-bit']:.2f}×)" for k in BITS
+                )
+                + " |"
+            )
     lines += [
         "",
         "Medians of interleaved repetitions; `copy_` GB/s counts the bytes read plus written.",

@@ -69,7 +69,10 @@ def fewbit_rows():
     except ImportError:
         return []
     return [
-        (f"GELU(backward_bits={k})", (lambda k=k: rt.GELU(backward_bits=k))) for k in _fewbit.BITS
+        (f"{cls.__name__}(backward_bits={k})", (lambda cls=cls, k=k: cls(backward_bits=k)))
+        for a in relukit.catalog
+        if a.few_bit and (cls := rt._modules.MODULES[a.name])
+        for k in _fewbit.BITS
     ]
 
 

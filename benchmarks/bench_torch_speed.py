@@ -101,8 +101,15 @@ def configurations():
         from relukit.torch import _fewbit
     except ImportError:
         return
-    for k in _fewbit.BITS:
-        yield f"GELU(backward_bits={k})", rt.GELU(backward_bits=k), nn.GELU()
+    for a in relukit.catalog:
+        if a.few_bit:
+            cls = rt._modules.MODULES[a.name]
+            for k in _fewbit.BITS:
+                yield (
+                    f"{cls.__name__}(backward_bits={k})",
+                    cls(backward_bits=k),
+                    cls.torch_class()(),
+                )
 
 
 def kernel_pairs():

@@ -1,6 +1,8 @@
-"""Regenerate the few-bit GELU backward tables: ``src/relukit/_data/fewbit_gelu.json``.
+"""Regenerate the few-bit backward tables: ``src/relukit/_data/fewbit.json``.
 
-A k-bit table replaces GELU's derivative f' by a piecewise-constant q with 2^k pieces: interior
+One table per target and width: the derivative of exact GELU (``gelu``), of tanh-GELU
+(``gelu_tanh``), of SiLU (``silu``) and of Mish (``mish``), k = 1…4 bits. A k-bit table replaces
+the derivative f' by a piecewise-constant q with 2^k pieces: interior
 breakpoints b_1 < … < b_{m-1} (m = 2^k) and levels l_0 … l_{m-1}, with q(x) = l_i for
 b_i < x ≤ b_{i+1} (b_0 = −∞, b_m = +∞; a point on a breakpoint belongs to the piece on its left,
 which is what ``torch.bucketize(x, breakpoints)`` returns).
@@ -12,7 +14,8 @@ For a weight w ≥ 0 the squared weighted L2 error of a table is
     E_w²(q) = ∫ (f'(x) − q(x))² w(x) dx.
 
 * **Our tables** minimise E_w² with the standard normal density, w = φ(x) = exp(−x²/2)/√(2π) over
-  the whole real line: the distribution a GELU input roughly has after a normalisation layer.
+  the whole real line: the distribution an activation's input roughly has after a normalisation
+  layer.
 * **The uniform-weighted baseline** (Few-Bit Backward's kind of table) minimises E_w² with w = 1 on
   the finite interval [−100, 100]. That is the domain Few-Bit's own table builder uses
   (``fewbit/cli.py`` in github.com/skolai/fewbit calls ``approximate(..., domain=(-100, 100))``;
@@ -34,14 +37,17 @@ How
 ---
 1. The three antiderivatives W(x) = ∫w, S1(x) = ∫f'w, S2(x) = ∫f'²w are computed by 16-point
    Gauss–Legendre quadrature on cells of width 1/64 over [−12, 12] (f' is analytic: the rule is
-   exact to rounding), where f' is relukit's own float64 GELU derivative
-   (``relukit.gelu.derivative``, within 4 ulp). Beyond |x| = 12, f' equals its limit (0 or 1) to
-   within 1e-30, so the tails are added in closed form (Φ(−12) for the Gaussian, cells of constant
-   integrand for the uniform weight). The cost of one piece [a, b] is then exact:
-   E²[a, b] = S2 − S1²/W (differences of the antiderivatives), with level S1/W.
+   exact to rounding), where f' is relukit's own float64 derivative (``relukit.gelu.derivative``
+   and friends, within 4 ulp). Beyond |x| = 12 the Gaussian weight is below Φ(−12) ≈ 1.8e-33, and
+   f' is within 7e-5 of its limit (0 or 1; GELU's within 1e-30), so the Gaussian tails are added
+   in closed form with f' at its limit (an error below 1e-37); the uniform weight's outer cells
+   [12, 100] get the same quadrature on cells of width 1. The cost of one piece [a, b] is then
+   exact: E²[a, b] = S2 − S1²/W (differences of the antiderivatives), with level S1/W.
 2. An exact dynamic program over a grid of candidate breakpoints (spacing 1/256 on [−8, 8]; the
    ends are −∞/+∞ or ±100) finds the optimal segmentation into m pieces — one pass of the DP gives
-   every m = 2, 4, 8, 16. No breakpoint outside [−8, 8] can help: f' is constant there to 1e-13.
+   every m = 2, 4, 8, 16. Under the Gaussian weight no breakpoint outside [−8, 8] can help: the
+   Gaussian mass beyond ±8 is 6e-16 (and GELU' is constant to 1e-13); the uniform baseline is
+   restricted to the same candidates.
 3. Each breakpoint is then refined by the same DP restricted to a window of ±2 grid steps around
    the previous optimum on a 40× finer grid, four times (final resolution ≈ 1.5e-9). The result
    satisfies the optimality condition f'(b_i) = (l_{i−1} + l_i)/2 to about 1e-8 (the tests check
@@ -50,7 +56,7 @@ How
 The output is deterministic (no randomness; floats written with Python's shortest round-trip
 repr). Run from the repository root::
 
-    python scripts/make_fewbit_tables.py            # rewrites src/relukit/_data/fewbit_gelu.json
+    python scripts/make_fewbit_tables.py            # rewrites src/relukit/_data/fewbit.json
     python scripts/make_fewbit_tables.py --check    # exit 1 if the file differs beyond 1e-9
 """
 
@@ -66,25 +72,29 @@ import numpy as np
 from scipy.special import ndtr
 
 import relukit
+from relukit._catalog import few_bit_targets
 
 BITS = (1, 2, 3, 4)
-MODES = ("none", "tanh")
+# key -> (catalog entry, its parameters): the derivatives the tables approximate.
+TARGETS = few_bit_targets()
 UNIFORM_DOMAIN = 100.0  # Few-Bit's domain=(-100, 100)
-CORE = 12.0  # beyond |x| = 12 GELU' is 0 or 1 to within 1e-30 (both forms)
+CORE = 12.0  # beyond |x| = 12 the Gaussian weight is below 1.8e-33
 CELL = 1.0 / 64  # quadrature cell width inside the core
 SEARCH = 8.0  # candidate breakpoints live in [-SEARCH, SEARCH]
 GRID = 1.0 / 256  # candidate spacing of the global DP
 REFINE_FACTOR = 40
 REFINE_ROUNDS = 4
-OUTPUT = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit_gelu.json"
+OUTPUT = Path(__file__).resolve().parents[1] / "src" / "relukit" / "_data" / "fewbit.json"
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def gelu_prime(x: np.ndarray, approximate: str) -> np.ndarray:
-    """GELU'(x) in float64 (relukit's NumPy reference, within 4 ulp)."""
-    return np.asarray(relukit.gelu.derivative(np.asarray(x, dtype=np.float64), approximate))
+def derivative(x: np.ndarray, target: str) -> np.ndarray:
+    """The target's f'(x) in float64 (relukit's NumPy reference, within 4 ulp)."""
+    entry, params = TARGETS[target]
+    fn = getattr(relukit, entry.name)
+    return np.asarray(fn.derivative(np.asarray(x, dtype=np.float64), **params))
 
 
 class Antiderivatives:
@@ -94,8 +104,8 @@ class Antiderivatives:
     ``±inf`` (or the domain's ends) gives 0 and the totals.
     """
 
-    def __init__(self, approximate: str, weight: str, domain: float = UNIFORM_DOMAIN):
-        self.approximate = approximate
+    def __init__(self, target: str, weight: str, domain: float = UNIFORM_DOMAIN):
+        self.target = target
         self.weight = weight
         core = np.linspace(-CORE, CORE, round(2 * CORE / CELL) + 1)
         if weight == "gaussian":
@@ -129,7 +139,7 @@ class Antiderivatives:
         half = 0.5 * (b - a)
         x = (0.5 * (a + b))[:, None] + half[:, None] * _GL_NODES[None, :]
         w = self._w(x) * _GL_WEIGHTS[None, :] * half[:, None]
-        fp = gelu_prime(x, self.approximate)
+        fp = derivative(x, self.target)
         return np.stack([w.sum(1), (w * fp).sum(1), (w * fp * fp).sum(1)], axis=1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -226,23 +236,23 @@ def weighted_mse(anti: Antiderivatives, breakpoints: np.ndarray, levels: np.ndar
     return float(np.sum(np.maximum(d[:, 2] - d[:, 1] * mean, 0.0) + d[:, 0] * (levels - mean) ** 2))
 
 
-def max_abs_error(approximate: str, breakpoints: np.ndarray, levels: np.ndarray) -> float:
+def max_abs_error(target: str, breakpoints: np.ndarray, levels: np.ndarray) -> float:
     """sup over all real x of |f'(x) − q(x)|: both one-sided limits at each breakpoint, a 1e-4
     grid inside [−12, 12] (|f''| ≤ 1.2, so interior extrema are found to ~1e-8) and ±inf."""
     x = np.concatenate([np.linspace(-CORE, CORE, 240_001), breakpoints, [-np.inf, np.inf]])
     q = levels[np.searchsorted(breakpoints, x, side="left")]
-    err = np.abs(gelu_prime(x, approximate) - q)
+    err = np.abs(derivative(x, target) - q)
     # The right-hand limit at each breakpoint (x = b belongs to the left piece).
-    right = np.abs(gelu_prime(breakpoints, approximate) - levels[1:])
+    right = np.abs(derivative(breakpoints, target) - levels[1:])
     return float(max(err.max(), right.max(initial=0.0)))
 
 
 def optimal_tables(
-    approximate: str, weight: str, domain: float = UNIFORM_DOMAIN, grid_rounds: int | None = None
+    target: str, weight: str, domain: float = UNIFORM_DOMAIN, grid_rounds: int | None = None
 ) -> dict[int, dict]:
     """Optimal k-bit tables for k in BITS under ``weight``, evaluated under the Gaussian weight."""
-    anti = Antiderivatives(approximate, weight, domain)
-    gauss = anti if weight == "gaussian" else Antiderivatives(approximate, "gaussian")
+    anti = Antiderivatives(target, weight, domain)
+    gauss = anti if weight == "gaussian" else Antiderivatives(target, "gaussian")
     rounds = REFINE_ROUNDS if grid_rounds is None else grid_rounds
     out = {}
     for k, bps in _global_dp(anti, 1 << max(BITS)).items():
@@ -257,7 +267,7 @@ def optimal_tables(
             "levels": [float(v) for v in lv],
             "gaussian_mse": mse,
             "gaussian_l2": math.sqrt(mse),
-            "max_abs_error": max_abs_error(approximate, bps, lv),
+            "max_abs_error": max_abs_error(target, bps, lv),
         }
         if weight == "uniform":
             out[k]["uniform_mse"] = weighted_mse(anti, bps, lv)
@@ -267,23 +277,24 @@ def optimal_tables(
 def build(domain: float = UNIFORM_DOMAIN) -> dict:
     """The whole JSON document (deterministic)."""
     tables = {}
-    for mode in MODES:
-        ours = optimal_tables(mode, "gaussian")
-        base = optimal_tables(mode, "uniform", domain)
-        tables[mode] = {}
+    for target in TARGETS:
+        ours = optimal_tables(target, "gaussian")
+        base = optimal_tables(target, "uniform", domain)
+        tables[target] = {}
         for k in BITS:
             entry = dict(ours[k])
             entry["uniform_baseline"] = base[k]
             entry["ratio_mse"] = ours[k]["gaussian_mse"] / base[k]["gaussian_mse"]
             entry["ratio_l2"] = ours[k]["gaussian_l2"] / base[k]["gaussian_l2"]
-            tables[mode][str(k)] = entry
+            tables[target][str(k)] = entry
     return {
         "format": 1,
         "generator": "scripts/make_fewbit_tables.py",
         "description": (
-            "Few-bit GELU backward tables: q(x) = levels[i] for breakpoints[i-1] < x <= "
+            "Few-bit backward tables, per target (gelu, gelu_tanh, silu, mish) and width k: "
+            "q(x) = levels[i] for breakpoints[i-1] < x <= "
             "breakpoints[i] (i = 0..2^k-1, breakpoints[-1] = -inf, breakpoints[2^k-1] = +inf). "
-            "Ours minimise the Gaussian-weighted squared error of GELU'; uniform_baseline "
+            "Ours minimise the Gaussian-weighted squared error of f'; uniform_baseline "
             "minimises it with weight 1 on [-uniform_domain, uniform_domain]."
         ),
         "metric": {
@@ -327,11 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare with the file, write nothing")
     args = parser.parse_args(argv)
     doc = build(args.uniform_domain)
-    for mode in MODES:
-        print(f"approximate={mode!r}")
+    for target in TARGETS:
+        print(f"target={target!r}")
         print("  k  gaussian_l2(ours)  gaussian_l2(uniform)  ratio_l2  ratio_mse  max_abs(ours)")
         for k in BITS:
-            e = doc["tables"][mode][str(k)]
+            e = doc["tables"][target][str(k)]
             print(
                 f"  {k}  {e['gaussian_l2']:.6e}       {e['uniform_baseline']['gaussian_l2']:.6e}"
                 f"          {e['ratio_l2']:.4f}    {e['ratio_mse']:.4f}     "

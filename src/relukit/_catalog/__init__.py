@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from . import (
     _celu,
     _elu,
@@ -67,4 +69,44 @@ def get(name: str | Activation) -> Activation:
         raise KeyError(f"unknown activation {name!r}; known: {', '.join(_BY_NAME)}") from None
 
 
-__all__ = ["CATALOG", "FAMILIES", "Activation", "Example", "Namespace", "Param", "Spelling", "get"]
+def few_bit_targets() -> dict[str, tuple[Activation, dict[str, str]]]:
+    """The derivatives that few-bit backward tables approximate: key -> (entry, parameters).
+
+    One target per configuration of a ``few_bit`` entry's choice parameters, keyed by the entry's
+    name plus each non-default choice (the keys of ``relukit/_data/fewbit.json``, written by
+    ``scripts/make_fewbit_tables.py``).
+
+    Example:
+        >>> from relukit._catalog import few_bit_targets
+        >>> for key, (entry, params) in few_bit_targets().items():
+        ...     print(key, entry.name, params)
+        gelu gelu {'approximate': 'none'}
+        gelu_tanh gelu {'approximate': 'tanh'}
+        silu silu {}
+        mish mish {}
+    """
+    targets: dict[str, tuple[Activation, dict[str, str]]] = {}
+    for a in CATALOG:
+        if not a.few_bit:
+            continue
+        choices = [p for p in a.params if p.kind == "choice"]
+        for values in itertools.product(*(p.choices for p in choices)):
+            params = {p.name: v for p, v in zip(choices, values, strict=True)}
+            key = "_".join(
+                [a.name, *(v for p, v in zip(choices, values, strict=True) if v != p.default)]
+            )
+            targets[key] = (a, params)
+    return targets
+
+
+__all__ = [
+    "CATALOG",
+    "FAMILIES",
+    "Activation",
+    "Example",
+    "Namespace",
+    "Param",
+    "Spelling",
+    "few_bit_targets",
+    "get",
+]

@@ -126,6 +126,7 @@ GELU = Activation(
         Spelling("TensorFlow", "tf.nn.gelu(features, approximate=False)"),
     ),
     piecewise_linear=False,
+    few_bit=True,
     family="smooth",
     notes=(
         f"The tanh form differs from the exact one by at most {TANH_MAX_ABS_ERROR:.3g} "

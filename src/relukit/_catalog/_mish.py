@@ -73,6 +73,7 @@ MISH = Activation(
         Spelling("TensorFlow", "none (x * tf.math.tanh(tf.math.softplus(x)))"),
     ),
     piecewise_linear=False,
+    few_bit=True,
     family="smooth",
     class_name="Mish",
     inplace=True,

@@ -53,6 +53,7 @@ SILU = Activation(
         Spelling("TensorFlow", "tf.nn.silu(features, beta=1.0)"),
     ),
     piecewise_linear=False,
+    few_bit=True,
     family="smooth",
     class_name="SiLU",
     inplace=True,

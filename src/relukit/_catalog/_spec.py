@@ -242,6 +242,9 @@ class Activation:
         output_dtypes: the dtypes (names) in which ``output_derivative`` of the rounded output
             meets the contract's tolerance for f' everywhere; the others save the input.
         output_note: why the output is (or is not) saved, for the docstrings.
+        few_bit: the output does not determine f' (GELU, SiLU, Mish), so an exact backward keeps
+            the input; ``relukit.torch`` then offers ``backward_bits`` (Few-Bit Backward), with a
+            table per configuration of the choice parameters (``few_bit_targets``).
         notes: further paragraphs for the docstrings (approximation error bounds...).
         class_name: the module/layer class name in ``relukit.torch`` and ``relukit.keras``,
             which is also the ``torch.nn`` class it replaces (``"LeakyReLU"``).
@@ -274,6 +277,7 @@ class Activation:
     output_derivative: ActivationFn | None = None
     output_dtypes: tuple[str, ...] = ()
     output_note: str = ""
+    few_bit: bool = False
 
     def saves_output(self, dtype: str) -> bool:
         """Whether backward can use the output of a ``dtype`` result (a dtype name)."""

@@ -48,13 +48,60 @@ FAST: dict[str, FastPath] = {}
 
 
 def register(name: str, *, saves: str, options: tuple[Option, ...] = ()):
-    """Register ``fn`` as catalog entry ``name``'s fast path."""
+    """Register ``fn`` as catalog entry ``name``'s fast path; a ``few_bit`` entry also gets the
+    ``backward_bits`` option, which runs the few-bit backward instead of ``fn``."""
 
     def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        FAST[name] = FastPath(fn, saves, options)
+        run, opts = fn, options
+        if get(name).few_bit:
+            run, opts = _with_few_bit(name, fn), (*options, _BACKWARD_BITS)
+        FAST[name] = FastPath(run, saves, opts)
         return fn
 
     return deco
+
+
+def check_bits(backward_bits):
+    """``None`` or one of the few-bit widths, else a ``ValueError`` naming the argument."""
+    if backward_bits is None:
+        return None
+    from . import _fewbit  # the few-bit backward lives in its own module
+
+    is_int = isinstance(backward_bits, int) and not isinstance(backward_bits, bool)
+    if not is_int or backward_bits not in _fewbit.BITS:  # 2.0 and True are refused too
+        raise ValueError(
+            f"backward_bits must be None (exact backward) or one of "
+            f"{', '.join(map(str, _fewbit.BITS))}; got {backward_bits!r}"
+        )
+    return int(backward_bits)
+
+
+_BACKWARD_BITS = Option(
+    "backward_bits",
+    None,
+    "``None`` for the exact backward (saves the input, as torch.nn), or 1–4 to save only a "
+    "k-bit code of the input per element and use a piecewise-constant approximation of f' in "
+    "backward (Few-Bit Backward; Gaussian-optimal tables). Default: ``None``.",
+    check_bits,
+    "int | None",
+)
+
+
+def _with_few_bit(name: str, fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``fn``, or with ``backward_bits`` the few-bit backward (``_fewbit``): same value, a k-bit
+    code saved instead of the input. In place, the result is written back (the code does not
+    keep the input, so nothing needs a clone)."""
+
+    def run(input, params, weights, inplace, options):
+        bits = options.get("backward_bits")
+        if bits is None:
+            return fn(input, params, weights, inplace, options)
+        from . import _fewbit
+
+        y = _fewbit.fewbit(input, _fewbit.target(name, params), bits)
+        return input.copy_(y) if inplace else y
+
+    return run
 
 
 _FLOAT32_ZERO = 2.0**-150  # a real of at most this magnitude rounds to 0 in float32
@@ -166,32 +213,6 @@ def elu(input, params, weights, inplace, options):
     return _ag.apply(_ag.Elu, input, alpha, fix)
 
 
-def check_bits(backward_bits):
-    """``None`` or one of the few-bit widths, else a ``ValueError`` naming the argument."""
-    if backward_bits is None:
-        return None
-    from . import _fewbit  # the few-bit backward lives in its own module
-
-    is_int = isinstance(backward_bits, int) and not isinstance(backward_bits, bool)
-    if not is_int or backward_bits not in _fewbit.BITS:  # 2.0 and True are refused too
-        raise ValueError(
-            f"backward_bits must be None (exact backward) or one of "
-            f"{', '.join(map(str, _fewbit.BITS))}; got {backward_bits!r}"
-        )
-    return int(backward_bits)
-
-
-_BACKWARD_BITS = Option(
-    "backward_bits",
-    None,
-    "``None`` for the exact backward (saves the input, as torch.nn), or 1–4 to save only a "
-    "k-bit code of the input per element and use a piecewise-constant approximation of f' in "
-    "backward (Few-Bit Backward). Default: ``None``.",
-    check_bits,
-    "int | None",
-)
-
-
 @register(
     "gelu",
     saves="the input (as torch.nn), or a k-bit code per element with ``backward_bits``. On CPU "
@@ -204,15 +225,9 @@ _BACKWARD_BITS = Option(
     "CUDA, ``torch.func`` and ONNX export run ATen's "
     "float32/half kernels patched at ±inf, NaN and near float max (absolute error below 1.1e-6 "
     "in float32).",
-    options=(_BACKWARD_BITS,),
 )
 def gelu(input, params, weights, inplace, options):
     approximate = params["approximate"]
-    bits = options.get("backward_bits")
-    if bits is not None:
-        from ._fewbit import fewbit_gelu
-
-        return fewbit_gelu(input, approximate, bits)
     if (y := _native.gelu(input, approximate)) is not None:
         return y
     if input.dtype == torch.float64:

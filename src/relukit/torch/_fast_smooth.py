@@ -164,6 +164,15 @@ class Wide(Function):
         return _grad(ctx.k, xt, saved, ctx.params)
 
 
+def value(name: str, x: torch.Tensor, params: dict) -> torch.Tensor:
+    """f(x) as the fast path computes it without a graph (traceable, branch-free): ATen's
+    float64 kernels rounded once, float64 by the catalog's math (the few-bit backward's value)."""
+    k = KERNELS[name]
+    if x.dtype == torch.float64 and not k.from_output:
+        return _generic.value(get(name), x, params, {})
+    return k.value(_wide(k, x), **params).to(x.dtype)
+
+
 def _runner(name: str):
     activation = get(name)
     k = KERNELS[name]
@@ -177,7 +186,7 @@ def _runner(name: str):
                 return _generic.apply_inplace(activation, input, params)
             return _generic.apply(activation, input, params, weights)
         if not _tracked(input):
-            y = k.value(_wide(k, input), **params).to(input.dtype)
+            y = value(name, input, params)
             return input.copy_(y) if inplace else y
         if inplace:  # the gradient needs the input: computed on a clone (as torch's silu_)
             return input.copy_(_ag.apply(Wide, input.clone(), k, params))
@@ -195,7 +204,8 @@ def _saves(name: str) -> str:
         "(the catalog's rounding, tested against it), float64 by the catalog's math (the generic "
         "path)"
     )
-    return f"{activation.output_note}. Values: {how}."
+    bits = " With ``backward_bits``: a k-bit code per element." if activation.few_bit else ""
+    return f"{activation.output_note}. Values: {how}.{bits}"
 
 
 for _name in KERNELS:

@@ -1,7 +1,8 @@
-r"""Few-bit GELU backward: keep a k-bit code per element instead of the input.
+r"""Few-bit backward for GELU, SiLU and Mish: keep a k-bit code per element instead of the input.
 
-GELU's exact backward needs its input x (4 bytes per float32 element) to evaluate
-f'(x) = Φ(x) + x·φ(x) (or the tanh form's derivative). The few-bit backward (Novikov et al.,
+These entries' exact backward needs the input x (4 bytes per float32 element): their derivative
+is not a function of the output (the catalog marks them ``few_bit``), e.g. GELU's
+f'(x) = Φ(x) + x·φ(x) or SiLU's σ(x)(1 + x(1 − σ(x))). The few-bit backward (Novikov et al.,
 "Few-Bit Backward", ICML 2023) keeps only *which piece* of a piecewise-constant approximation q of
 f' the input fell in, k = 1…4 bits per element, and backward returns ``grad · q(x)``:
 
@@ -13,11 +14,13 @@ f' the input fell in, k = 1…4 bits per element, and backward returns ``grad ·
 Our breakpoints b and levels l minimise the *Gaussian-weighted* squared error
 ∫ (f'(x) − q(x))² φ(x) dx (φ the standard normal density: roughly what a GELU input looks like
 after a normalisation layer); Few-Bit's own tables weight every x in [−100, 100] equally.
-``scripts/make_fewbit_tables.py`` computes them (exact dynamic programming) and writes
-``relukit/_data/fewbit_gelu.json``, which ships with the package and is read once, lazily.
+``scripts/make_fewbit_tables.py`` computes one table per *target* (``few_bit_targets()``: "gelu",
+"gelu_tanh", "silu", "mish") and width (exact dynamic programming) and writes
+``relukit/_data/fewbit.json``, which ships with the package and is read once, lazily.
 
-Errors of the shipped tables, exact GELU (the tanh form's agree to 3 digits), with
-``gaussian_l2`` = sqrt(∫ (f' − q)² φ dx) and ``max_abs`` = sup over all real x of |f' − q|:
+Errors of the shipped tables, exact GELU (the tanh form's agree to 3 digits; SiLU's and Mish's are
+in ``benchmarks/results/fewbit.md``), with ``gaussian_l2`` = sqrt(∫ (f' − q)² φ dx) and
+``max_abs`` = sup over all real x of |f' − q|:
 
 ====  ============  ===========  =================================
 bits  gaussian_l2   max_abs      uniform-weighted table's gaussian_l2
@@ -28,7 +31,7 @@ bits  gaussian_l2   max_abs      uniform-weighted table's gaussian_l2
 4     0.0243        0.102        0.0283
 ====  ============  ===========  =================================
 
-The tables trade the tails for the bulk: for k = 3 and 4 the outermost pieces have levels
+The tables trade the tails for the bulk: for k = 3 and 4 GELU's outermost pieces have levels
 ≈ −0.09…−0.05 and ≈ 1.09…1.10, so for |x| ≳ 2.5 the gradient factor is off by up to the max_abs
 above (f'(−∞) = 0, f'(+∞) = 1), while inside [−2, 2] the error is far below it.
 
@@ -39,8 +42,10 @@ Nothing else: no input, no output, no float tensor.
 
 Behaviour:
 
-* value: ``torch.nn.functional.gelu(input, approximate=...)``, with relukit's special values
-  gelu(−inf) = 0 and gelu(+inf) = +inf (PyTorch's CPU kernels return NaN there).
+* value: relukit's own (``relukit.torch.functional.gelu``/``silu``/``mish`` without
+  ``backward_bits``, bit for bit), with its special values: f(−inf) = 0 and f(+inf) = +inf
+  (PyTorch's CPU kernels return NaN there). Under ``torch.compile`` GELU's value is ATen's
+  (inductor generates its own erf) patched at ±inf; SiLU's and Mish's are relukit's.
 * gradient: ``grad · q(x)`` exactly (the level rounded to grad's dtype, one multiplication); a point
   on a breakpoint takes the left piece (``torch.bucketize`` semantics), and the breakpoints are
   honoured exactly in every dtype (they are rounded down to the input's dtype).
@@ -58,24 +63,26 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from .._catalog import get
-from . import _generic, _native
+from .._catalog import few_bit_targets
+from . import _fast_smooth
+from ._fast import FAST
 
-__all__ = ["APPROXIMATE", "BITS", "FewBitTable", "fewbit_gelu", "fewbit_table", "packed_nbytes"]
+__all__ = ["BITS", "TARGETS", "FewBitTable", "fewbit", "fewbit_table", "packed_nbytes", "target"]
 
 BITS = (1, 2, 3, 4)
-APPROXIMATE = ("none", "tanh")
+TARGETS = few_bit_targets()  # key -> (catalog entry, parameters)
 
-_TABLE_FILE = "fewbit_gelu.json"
+_TABLE_FILE = "fewbit.json"
 _DOC: dict[str, Any] | None = None
-# (approximate, bits, device, dtype) -> _DeviceTable; filled lazily, never evicted (8 tables per
+# (target, bits, device, dtype) -> _DeviceTable; filled lazily, never evicted (16 tables per
 # device and dtype, ≤ 400 KiB each).
 _CACHE: dict[tuple[str, int, torch.device, torch.dtype], _DeviceTable] = {}
 
@@ -98,7 +105,8 @@ class FewBitTable:
     """One shipped table: q(x) = levels[i] for breakpoints[i−1] < x ≤ breakpoints[i].
 
     Attributes:
-        approximate: ``"none"`` or ``"tanh"``: which GELU's derivative this approximates.
+        target: whose derivative this approximates: ``"gelu"``, ``"gelu_tanh"``, ``"silu"`` or
+            ``"mish"`` (a key of ``TARGETS``).
         bits: k; there are 2**k levels and 2**k − 1 breakpoints.
         breakpoints: interior breakpoints, increasing (float64).
         levels: the Gaussian-weighted mean of f' over each piece (float64).
@@ -108,7 +116,7 @@ class FewBitTable:
             [−100, 100] (Few-Bit's kind of table), for comparison.
     """
 
-    approximate: str
+    target: str
     bits: int
     breakpoints: tuple[float, ...]
     levels: tuple[float, ...]
@@ -133,18 +141,36 @@ def _document() -> dict[str, Any]:
     return _DOC
 
 
-def _check(approximate: str, bits: int) -> None:
-    if approximate not in APPROXIMATE:
-        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+def _check(key: str, bits: int) -> None:
+    if key not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(map(repr, TARGETS))}; got {key!r}")
     if isinstance(bits, bool) or not isinstance(bits, int) or bits not in BITS:
         raise ValueError(f"backward_bits must be one of {BITS} (or None), got {bits!r}")
 
 
-def fewbit_table(approximate: Literal["none", "tanh"] = "none", bits: int = 4) -> FewBitTable:
-    """The shipped k-bit table for GELU' (read from the package data once).
+def target(name: str, params: Mapping[str, Any]) -> str:
+    """The table key of catalog entry ``name`` with ``params``: ``target("gelu", {"approximate":
+    "tanh"})`` is ``"gelu_tanh"``.
+
+    Raises:
+        ValueError: the entry has no few-bit backward (its output determines f', or it is
+            piecewise linear: the exact backward is already as small).
+
+    >>> target("silu", {}), target("gelu", {"approximate": "none"})
+    ('silu', 'gelu')
+    """
+    for key, (entry, p) in TARGETS.items():
+        if entry.name == name and all(params.get(k) == v for k, v in p.items()):
+            return key
+    names = sorted({entry.name for entry, _ in TARGETS.values()})
+    raise ValueError(f"backward_bits is offered for {', '.join(names)} only; got {name!r}")
+
+
+def fewbit_table(key: str = "gelu", bits: int = 4) -> FewBitTable:
+    """The shipped k-bit table for a target's derivative (read from the package data once).
 
     Args:
-        approximate: ``"none"`` (x·Φ(x)) or ``"tanh"``.
+        key: ``"gelu"`` (x·Φ(x)), ``"gelu_tanh"``, ``"silu"`` or ``"mish"``.
         bits: 1, 2, 3 or 4.
 
     Returns:
@@ -152,16 +178,18 @@ def fewbit_table(approximate: Literal["none", "tanh"] = "none", bits: int = 4) -
 
     Example:
         >>> from relukit.torch._fewbit import fewbit_table
-        >>> t = fewbit_table("none", 3)
+        >>> t = fewbit_table("gelu", 3)
         >>> len(t.breakpoints), len(t.levels)
         (7, 8)
         >>> round(t.gaussian_l2, 4), round(t.uniform_gaussian_l2, 4)
         (0.0437, 0.0582)
+        >>> round(fewbit_table("silu", 4).gaussian_l2, 4)
+        0.0218
     """
-    _check(approximate, bits)
-    entry = _document()["tables"][approximate][str(bits)]
+    _check(key, bits)
+    entry = _document()["tables"][key][str(bits)]
     return FewBitTable(
-        approximate=approximate,
+        target=key,
         bits=bits,
         breakpoints=tuple(entry["breakpoints"]),
         levels=tuple(entry["levels"]),
@@ -232,8 +260,8 @@ def _cells(b: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor | None] | None
     return cell_code, cell_break.to(dtype)
 
 
-def _build(approximate: str, bits: int, device: torch.device, dtype: torch.dtype) -> _DeviceTable:
-    table = fewbit_table(approximate, bits)  # type: ignore[arg-type]
+def _build(key: str, bits: int, device: torch.device, dtype: torch.dtype) -> _DeviceTable:
+    table = fewbit_table(key, bits)
     bps = _round_down(list(table.breakpoints), dtype)
     # One breakpoint: a single comparison beats any lookup.
     cells = _cells(bps.double(), dtype) if bits > 1 else None
@@ -254,19 +282,19 @@ def _build(approximate: str, bits: int, device: torch.device, dtype: torch.dtype
     )
 
 
-def _tables(approximate: str, bits: int, device: torch.device, dtype: torch.dtype) -> _DeviceTable:
-    key = (approximate, bits, device, dtype)
-    t = _CACHE.get(key)
+def _tables(key: str, bits: int, device: torch.device, dtype: torch.dtype) -> _DeviceTable:
+    cache_key = (key, bits, device, dtype)
+    t = _CACHE.get(cache_key)
     if t is None:
-        t = _CACHE[key] = _build(approximate, bits, device, dtype)
+        t = _CACHE[cache_key] = _build(key, bits, device, dtype)
     return t
 
 
 @torch.compiler.assume_constant_result
-def _traced_table(approximate: str, bits: int, dtype: torch.dtype) -> tuple[tuple, tuple]:
+def _traced_table(key: str, bits: int, dtype: torch.dtype) -> tuple[tuple, tuple]:
     """(breakpoints rounded down to dtype, levels) as Python floats. Under ``torch.compile`` this
     runs once at trace time and its result is a constant of the graph (file reads do not trace)."""
-    table = fewbit_table(approximate, bits)  # type: ignore[arg-type]
+    table = fewbit_table(key, bits)
     return tuple(_round_down(list(table.breakpoints), dtype).tolist()), table.levels
 
 
@@ -422,18 +450,28 @@ def _unpack_bits(packed: Tensor, n: int) -> Tensor:
     return ((packed[:, None] >> shifts) & 1).view(-1)[:n].bool()
 
 
-def _gelu_value(x: Tensor, approximate: str) -> Tensor:
-    """GELU's value as ``relukit.torch.functional.gelu`` computes it: the exact native kernel
-    (eager CPU, half and float32), the catalog's float64 math for float64, else ATen's."""
-    y = _native.gelu(x, approximate)
-    if y is None and x.dtype == torch.float64:
-        y = _generic.value(get("gelu"), x.detach(), {"approximate": approximate}, {})
-    return torch.nn.functional.gelu(x, approximate=approximate) if y is None else y
+def _value(key: str, x: Tensor) -> Tensor:
+    """The value as ``relukit.torch.functional`` computes it without ``backward_bits``: the same
+    fast path (native kernels, ATen's float64 kernels rounded once, the catalog's float64 math),
+    special values included; no graph."""
+    entry, params = TARGETS[key]
+    with torch.no_grad():
+        return FAST[entry.name].run(x.detach(), params, {}, False, {})
 
 
-def _forward_eager(x: Tensor, approximate: str, bits: int) -> tuple[Tensor, tuple[Tensor, ...]]:
-    t = _tables(approximate, bits, x.device, x.dtype)
-    y = _gelu_value(x, approximate)
+def _traced_value(key: str, x: Tensor) -> Tensor:
+    """The value in traceable, branch-free code (torch.compile, meta tensors)."""
+    entry, params = TARGETS[key]
+    if entry.name != "gelu":
+        return _fast_smooth.value(entry.name, x, params)
+    # Inductor generates its own erf for ATen's GELU (within ~5e-7 absolute, not bitwise).
+    y = torch.nn.functional.gelu(x, **params)
+    return torch.where(torch.isinf(x), x.clamp(min=0), y)
+
+
+def _forward_eager(x: Tensor, key: str, bits: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    t = _tables(key, bits, x.device, x.dtype)
+    y = _value(key, x)
     flat = x.reshape(-1)
     # One cheap reduction decides whether anything is non-finite (a NaN or ±inf makes the sum
     # non-finite; so can an overflow of huge finite values, which only costs the careful path).
@@ -441,20 +479,18 @@ def _forward_eager(x: Tensor, approximate: str, bits: int) -> tuple[Tensor, tupl
     packed = _encode(flat, t, bits)
     if bool(torch.isfinite(total)):
         return y, (packed,)
-    y = torch.where(torch.isinf(x), x.clamp(min=0), y)
     nan = torch.isnan(flat)
     if bool(nan.any()):
         return y, (packed, _pack_bits(nan))
     return y, (packed,)
 
 
-def _forward_traced(x: Tensor, approximate: str, bits: int) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Branch-free forward for torch.compile (a data-dependent ``if`` breaks the graph): the ±inf
-    fix is always applied, the code is a sum of comparisons (inductor fuses both into the GELU
-    loop), and NaN is recorded as one 0-d flag that makes the whole gradient of this call NaN."""
-    bps, _ = _traced_table(approximate, bits, x.dtype)
-    y = torch.nn.functional.gelu(x, approximate=approximate)
-    y = torch.where(torch.isinf(x), x.clamp(min=0), y)
+def _forward_traced(x: Tensor, key: str, bits: int) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Branch-free forward for torch.compile (a data-dependent ``if`` breaks the graph): the code
+    is a sum of comparisons (inductor fuses it into the value's loop), and NaN is recorded as one
+    0-d flag that makes the whole gradient of this call NaN."""
+    bps, _ = _traced_table(key, bits, x.dtype)
+    y = _traced_value(key, x)
     flat = x.reshape(-1)
     code = torch.zeros_like(flat, dtype=torch.uint8)
     for b in bps:
@@ -471,16 +507,16 @@ def _branch_free(x: Tensor) -> bool:
     return torch.compiler.is_compiling() or x.device.type == "meta"
 
 
-class _FewBitGELU(torch.autograd.Function):
+class _FewBit(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, approximate: str, bits: int) -> Tensor:
+    def forward(ctx: Any, x: Tensor, key: str, bits: int) -> Tensor:
         if _branch_free(x):
-            y, saved = _forward_traced(x, approximate, bits)
+            y, saved = _forward_traced(x, key, bits)
         else:
-            y, saved = _forward_eager(x, approximate, bits)
+            y, saved = _forward_eager(x, key, bits)
         ctx.save_for_backward(*saved)
         ctx.shape = x.shape
-        ctx.approximate = approximate
+        ctx.key = key
         ctx.bits = bits
         return y
 
@@ -489,13 +525,11 @@ class _FewBitGELU(torch.autograd.Function):
         packed, *nan = ctx.saved_tensors
         n = math.prod(ctx.shape)
         if _branch_free(grad):
-            _, levels = _traced_table(ctx.approximate, ctx.bits, grad.dtype)
+            _, levels = _traced_table(ctx.key, ctx.bits, grad.dtype)
             table = torch.tensor(levels, dtype=grad.dtype, device=grad.device)
             q = table[_unpack_codes(packed, n, ctx.bits)]
         else:
-            q = _decode(
-                packed, n, ctx.bits, _tables(ctx.approximate, ctx.bits, grad.device, grad.dtype)
-            )
+            q = _decode(packed, n, ctx.bits, _tables(ctx.key, ctx.bits, grad.device, grad.dtype))
         # f'(x) ≈ q(x), the level of x's piece: grad_input = grad · q(x).
         grad_input = q.view(ctx.shape).mul_(grad)
         if nan:
@@ -509,44 +543,49 @@ class _FewBitGELU(torch.autograd.Function):
         return grad_input, None, None
 
 
-def fewbit_gelu(input: Tensor, approximate: str = "none", bits: int = 4) -> Tensor:
-    r"""GELU whose backward keeps a ``bits``-bit code per element instead of the input.
+def fewbit(input: Tensor, key: str = "gelu", bits: int = 4) -> Tensor:
+    r"""GELU, SiLU or Mish whose backward keeps a ``bits``-bit code per element, not the input.
 
     .. math::
 
-        y = \mathrm{GELU}(x),\qquad
+        y = f(x),\qquad
         \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}\cdot q(x),\qquad
         q(x) = l_i\ \text{for}\ b_i < x \le b_{i+1}
 
-    with the shipped Gaussian-optimal table (:func:`fewbit_table`): for the exact GELU and
-    ``bits`` = 1, 2, 3, 4 the error sqrt(∫ (f' − q)² φ dx) is 0.196, 0.0894, 0.0437, 0.0243 and
-    the largest error anywhere, sup |f' − q|, is 0.409, 0.187, 0.0900, 0.102 (reached in the
-    tails, |x| ≳ 2.5, where f' → 0 or 1 but q keeps its outermost levels).
+    with the shipped Gaussian-optimal table of the target's f' (:func:`fewbit_table`): for the
+    exact GELU and ``bits`` = 1, 2, 3, 4 the error sqrt(∫ (f' − q)² φ dx) is 0.196, 0.0894,
+    0.0437, 0.0243 and the largest error anywhere, sup |f' − q|, is 0.409, 0.187, 0.0900, 0.102
+    (reached in the tails, |x| ≳ 2.5, where f' → 0 or 1 but q keeps its outermost levels); SiLU's
+    and Mish's are of the same size (``benchmarks/results/fewbit.md``).
+
+    Users reach this through ``backward_bits``: ``relukit.torch.functional.silu(x,
+    backward_bits=4)`` or ``relukit.torch.SiLU(backward_bits=4)`` (GELU and Mish alike).
 
     Saved for backward: ⌈numel·bits/8⌉ bytes (a bit-packed uint8 code tensor), plus a
     1-bit-per-element NaN mask only when the input holds a NaN. Without ``requires_grad`` (or under
-    ``torch.no_grad``) nothing is encoded and this is just the GELU value.
+    ``torch.no_grad``) nothing is encoded and this is just the value.
 
     Args:
         input: a floating tensor (float16, bfloat16, float32, float64), any shape and device.
-        approximate: ``"none"`` (x·Φ(x)) or ``"tanh"``. Default: ``"none"``.
+        key: the target: ``"gelu"``, ``"gelu_tanh"``, ``"silu"`` or ``"mish"``. Default:
+            ``"gelu"``.
         bits: 1, 2, 3 or 4. Default: 4.
 
     Returns:
-        GELU(input), with gelu(−inf) = 0 and gelu(+inf) = +inf.
+        f(input), bit for bit relukit's value (f(−inf) = 0 and f(+inf) = +inf).
 
     Raises:
         TypeError: if ``input`` is not a floating tensor.
-        ValueError: if ``approximate`` or ``bits`` is not one of the accepted values.
+        ValueError: if ``key`` or ``bits`` is not one of the accepted values.
 
     Shape:
         Any; the result has the input's shape.
 
     Example:
         >>> import torch
-        >>> from relukit.torch._fewbit import fewbit_gelu
+        >>> from relukit.torch._fewbit import fewbit
         >>> x = torch.tensor([-3.0, -0.5, 0.5, 3.0], requires_grad=True)
-        >>> y = fewbit_gelu(x, "none", bits=3)
+        >>> y = fewbit(x, "gelu", bits=3)
         >>> y.sum().backward()
         >>> x.grad  # the levels of x's pieces; GELU'(x) = -0.012, 0.133, 0.867, 1.012
         tensor([-0.0900,  0.0668,  0.9332,  1.0900])
@@ -558,8 +597,7 @@ def fewbit_gelu(input: Tensor, approximate: str = "none", bits: int = 4) -> Tens
             f"input must be a floating tensor (float16, bfloat16, float32, float64); got dtype "
             f"{input.dtype}"
         )
-    _check(approximate, bits)
+    _check(key, bits)
     if not (torch.is_grad_enabled() and input.requires_grad):
-        y = _gelu_value(input, approximate)
-        return torch.where(torch.isinf(input), input.clamp(min=0), y)
-    return _FewBitGELU.apply(input, approximate, bits)
+        return _traced_value(key, input) if _branch_free(input) else _value(key, input)
+    return _FewBit.apply(input, key, bits)
