@@ -4,7 +4,9 @@ test_properties.py (their ``keras`` tests) on every Keras backend.
 
 Keras reads KERAS_BACKEND once per process, so the in-process run stays on torch (conftest.py)
 and each other backend gets a subprocess. jax runs with ``JAX_ENABLE_X64=1`` so that float64 is
-float64 there too (by default jax computes it as float32 and those tests skip).
+float64 there too (by default jax computes it as float32 and those tests skip), and once more
+without it, Keras' default jax setup (``jax-no-x64``: tests/test_keras.py alone, whose float32
+accuracy, float64-scope and training tests are the ones x64 changes).
 """
 
 from __future__ import annotations
@@ -21,20 +23,26 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {"jax": {"JAX_ENABLE_X64": "1"}, "tensorflow": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
-
 
 # Every test of these is about Keras (-k keras keeps the Keras sections of the shared modules).
 PATHS = ["tests/test_keras.py", "tests/test_keras_layer_contract.py", "src/relukit/keras",
          "tests/test_contract.py", "tests/test_properties.py",
          "tests/test_keras_tf_fast.py"]  # fmt: skip
 
+# Each run: KERAS_BACKEND, the environment it adds, the paths it tests.
+RUNS = {
+    "jax": ("jax", {"JAX_ENABLE_X64": "1"}, PATHS),
+    "jax-no-x64": ("jax", {"JAX_ENABLE_X64": "0"}, ["tests/test_keras.py"]),
+    "tensorflow": ("tensorflow", {"TF_CPP_MIN_LOG_LEVEL": "2"}, PATHS),
+}
 
-def command(backend: str) -> tuple[list[str], dict[str, str]]:
-    """The subprocess that runs the Keras tests on ``backend``: argv and environment."""
-    argv = [sys.executable, "-m", "pytest", *PATHS, "-k", "keras", "-q", "-p", "no:cacheprovider",
+
+def command(run: str) -> tuple[list[str], dict[str, str]]:
+    """The subprocess of ``run`` (a key of ``RUNS``): argv and environment."""
+    backend, env, paths = RUNS[run]
+    argv = [sys.executable, "-m", "pytest", *paths, "-k", "keras", "-q", "-p", "no:cacheprovider",
             "-x"]  # fmt: skip
-    return argv, {**os.environ, "KERAS_BACKEND": backend, **ENV[backend]}
+    return argv, {**os.environ, "KERAS_BACKEND": backend, **env}
 
 
 # Started by tests/conftest.py as soon as collection has selected these tests, so that they run
@@ -44,9 +52,9 @@ STARTED: dict[str, tuple[subprocess.Popen, Any, Any]] = {}
 
 
 def start(backend: str) -> None:
-    """Start the backend's subprocess (once); its output goes to temporary files (a pipe would
-    stall it once full, until the test reads it)."""
-    if backend in STARTED or importlib.util.find_spec(backend) is None:
+    """Start the subprocess of run ``backend`` (a key of ``RUNS``) once; its output goes to
+    temporary files (a pipe would stall it once full, until the test reads it)."""
+    if backend in STARTED or importlib.util.find_spec(RUNS[backend][0]) is None:
         return
     argv, env = command(backend)
     # Closed by the test that reads them (or at exit): they outlive this function.
@@ -68,10 +76,10 @@ def _stop_unfinished() -> None:
 
 
 @pytest.mark.slow  # a subprocess running the Keras tests (see STARTED)
-@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+@pytest.mark.parametrize("backend", list(RUNS))
 def test_keras_tests_pass_on_backend(backend):
-    if importlib.util.find_spec(backend) is None:
-        pytest.skip(f"{backend} is not installed (the test extra installs it)")
+    if importlib.util.find_spec(RUNS[backend][0]) is None:
+        pytest.skip(f"{RUNS[backend][0]} is not installed (the test extra installs it)")
     start(backend)  # already running when the suite started it
     proc, out, err = STARTED[backend]
     try:
@@ -84,5 +92,5 @@ def test_keras_tests_pass_on_backend(backend):
     stdout, stderr = out.read(), err.read()
     out.close()
     err.close()
-    assert proc.returncode == 0, f"KERAS_BACKEND={backend}:\n{stdout[-6000:]}\n{stderr[-3000:]}"
+    assert proc.returncode == 0, f"{backend} run:\n{stdout[-6000:]}\n{stderr[-3000:]}"
     assert " passed" in stdout.splitlines()[-1], stdout[-2000:]

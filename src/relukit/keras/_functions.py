@@ -14,13 +14,16 @@ Where it runs: on the torch backend a floating input goes to ``relukit.torch`` (
 its native CPU kernels where built, its autograd; half types computed in float32 and rounded
 once), which traces under ``jit_compile=True`` without graph breaks; on jax and tensorflow the
 ``keras.ops`` composition above runs (on jax as one ``jax.jit`` per configuration, reused, so
-that eager jax runs it fused). Integer and bool inputs take the ``keras.ops`` path everywhere.
+that eager jax runs it fused; on tensorflow TensorFlow's fused kernels where ``_tf_fast`` has
+them). Integer and bool inputs take the ``keras.ops`` path everywhere.
 
 dtypes: float16 and bfloat16 are computed in float32 and rounded once (also under a
 ``mixed_float16`` / ``mixed_bfloat16`` policy, where a layer hands us half tensors); float32 in
-float32, float64 in float64. Integer and bool inputs: entries that keep integers (ReLU) keep
-their dtype, as ``keras.ops.relu`` does; the others compute in ``keras.config.floatx()``, as
-``keras.ops.exp`` promotes integers.
+float32 for the piecewise-linear entries and in float64, rounded once, for the smooth ones (on
+jax also without ``JAX_ENABLE_X64``: inside a ``jax.enable_x64`` scope around relukit's own
+computation only, see ``_jax_custom``); float64 in float64. Integer and bool inputs: entries
+that keep integers (ReLU) keep their dtype, as ``keras.ops.relu`` does; the others compute in
+``keras.config.floatx()``, as ``keras.ops.exp`` promotes integers.
 
 Bad input (the contract's rule: an exception that names the argument and what is accepted):
 
@@ -364,12 +367,11 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
         # dispatching each keras.ops call; under an outer jit it is inlined.
         # repr: -0.0 and 0.0 (equal, same hash) are different slopes for the sign of zero.
         key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
-        key += (_float64_available(),)  # x64 can be switched on after a first call
         fn = _JITTED.get(key)
         if fn is None:
             import jax
 
-            fn = _JITTED[key] = jax.jit(_custom(activation, p, names, dtype, wdtypes, wshapes))
+            fn = _JITTED[key] = jax.jit(_jax_custom(activation, p, names, dtype, wdtypes, wshapes))
         return fn(x, *ws)
     if _TF:
         key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
@@ -386,12 +388,81 @@ _JITTED: dict[tuple, Callable[..., Any]] = {}
 
 
 def _float64_available() -> bool:
-    """Whether the backend computes float64 (tensorflow; jax under ``JAX_ENABLE_X64``)."""
-    if _JAX:
-        import jax
-
-        return bool(jax.config.jax_enable_x64)
+    """Whether the ``keras.ops`` composition (``_custom``) computes float64: on tensorflow.
+    (jax runs ``_jax_custom``, which has float64 with or without ``JAX_ENABLE_X64``; torch runs
+    relukit.torch.)"""
     return keras.backend.backend() == "tensorflow"
+
+
+def _x64_scope() -> Callable[[], Any]:
+    """A context manager factory that turns on jax's 64-bit mode for the code inside it only:
+    ``jax.enable_x64(True)`` (``jax.experimental.enable_x64`` in older jax). It is
+    thread-local and restores the caller's setting on exit; under ``jax.jit`` it applies to
+    what is traced inside it, so float64 exists there and nowhere else."""
+    import jax
+
+    state = getattr(jax, "enable_x64", None)
+    if state is not None and callable(state):
+        return lambda: state(True)
+    import jax.experimental
+
+    return jax.experimental.__dict__["enable_x64"]  # older jax (gone from newer stubs)
+
+
+def _jax_custom(
+    activation: Activation,
+    p: dict[str, Any],
+    names: list[str],
+    dtype: str,
+    wdtypes: list[str],
+    wshapes: list[tuple[int, ...]],
+) -> Callable[..., Any]:
+    """``_custom`` on jax, as a ``jax.custom_vjp`` whose float32 smooth entries compute in
+    float64 with or without ``JAX_ENABLE_X64`` (Keras' default jax setup has it off).
+
+    XLA's float32 erfc/expm1/exp/tanh are 2-57 ulp off (benchmarks/results/keras_ulp.md, the
+    "jax (no x64)" row before this path), so the forward and the backward each run inside
+    ``jax.enable_x64(True)`` (``_x64_scope``), cast x to float64 there and round the result
+    to x's dtype before leaving it: what goes in and out (values, gradients and the residuals
+    saved between them, which are the inputs themselves) is in the caller's dtypes, and the
+    caller's x64 setting is untouched. ``keras.ops`` honours the scope at trace time
+    (``keras.ops.cast(x, "float64")`` is float64 inside it, float32 outside), so the catalog's
+    math runs on the same ``_ops`` namespace as elsewhere. Piecewise-linear entries and float64
+    input need no scope (it is a no-op where x64 is already on).
+    """
+    import jax
+
+    cdtype = compute_dtype(dtype)
+    scope: Callable[[], Any] = contextlib.nullcontext
+    if cdtype == "float32" and not activation.piecewise_linear:
+        cdtype, scope = "float64", _x64_scope()
+
+    def weights(ws: tuple[Any, ...]) -> dict[str, Any]:
+        # Weights are rounded to the compute dtype, as PyTorch rounds them to the input's.
+        return {**p, **{n: _cast(w, cdtype) for n, w in zip(names, ws, strict=True)}}
+
+    def forward(x, *ws):
+        with scope():
+            y = activation.forward(NS, _cast(x, cdtype), **weights(ws))
+            return _cast(y, dtype)
+
+    def fwd(x, *ws):
+        return forward(x, *ws), (x, *ws)  # residuals: the inputs, in their own dtypes
+
+    def bwd(res, upstream):
+        x, *ws = res
+        with scope():
+            xc, full, g = _cast(x, cdtype), weights(tuple(ws)), _cast(upstream, cdtype)
+            gx = _cast(_input_grad(activation, g, xc, full), dtype)
+            if not names:
+                return (gx,)
+            # ∂L/∂a = Σ g·∂f/∂a over the axes the weight is broadcast along.
+            gw = _sum_to(g * activation.weight_derivative(NS, xc), wshapes[0])
+            return gx, _cast(gw, wdtypes[0])
+
+    f = jax.custom_vjp(forward)
+    f.defvjp(fwd, bwd)
+    return f
 
 
 # On tensorflow, entries with a fast path (``_tf_fast``) run TensorFlow's fused kernels: one
@@ -444,8 +515,8 @@ def _custom(
     if cdtype == "float32" and not activation.piecewise_linear and _float64_available():
         # The backends' float32 erfc/expm1/exp are 2-57 ulp off (benchmarks/results/
         # keras_ulp.md): the smooth entries' float32 math runs in float64 and is rounded once
-        # (parameters keep their float32 rounding). jax has float64 only under
-        # JAX_ENABLE_X64; torch runs relukit.torch instead of this composition.
+        # (parameters keep their float32 rounding). jax runs _jax_custom (float64 in a scope),
+        # torch relukit.torch, instead of this composition.
         cdtype = "float64"
     has_weights = bool(names)
 
