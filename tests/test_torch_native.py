@@ -211,11 +211,23 @@ def test_gelu_coefficients_regenerate_from_their_script():
 # --- ELU: float32 and narrower computed in float64 and rounded once --------------------------
 
 
-def _elu64(x: torch.Tensor, alpha: float):
-    """float64 references: elu and elu' (the kink rule: f'(0) = alpha)."""
+def _elu64(x: torch.Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0):
+    """float64 references: ATen's elu(x, alpha, scale, input_scale) and its derivative (the kink
+    rule: f'(0) from the x <= 0 branch). SELU is (alpha, lambda, 1), CELU (alpha, 1, 1/alpha)."""
     x64 = x.double()
-    value = torch.where(x64 > 0, x64, alpha * torch.special.expm1(x64))
-    return value, torch.where(x64 > 0, torch.ones_like(x64), alpha * torch.exp(x64))
+    t = input_scale * x64
+    value = torch.where(x64 > 0, scale * x64, scale * alpha * torch.special.expm1(t))
+    slope = torch.where(x64 > 0, scale, scale * alpha * input_scale * torch.exp(t))
+    return value, slope
+
+
+def _selu_celu(name: str, param: float):
+    """(relukit function, its arguments, the elu parameters it is)."""
+    from relukit._catalog._selu import ALPHA_DIGITS, LAMBDA
+
+    if name == "selu":
+        return F.selu, (), (float(ALPHA_DIGITS), LAMBDA, 1.0)
+    return F.celu, (param,), (param, 1.0, 1.0 / param)
 
 
 def _elu_points(dtype: torch.dtype) -> torch.Tensor:
@@ -249,6 +261,41 @@ def test_elu_is_float64_rounded_once(dtype, alpha):
         # few ulps from a midpoint (the two float64 expm1's differ there).
         assert (got != rounded).float().mean() < 1e-4
         assert ((got.double() - want).abs() <= _ulp(rounded)).all()
+
+
+@pytest.mark.parametrize(("name", "param"), [("selu", None), ("celu", 1.0), ("celu", 0.3)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_selu_and_celu_run_the_elu_kernels_rounded_once(dtype, name, param):
+    fn, args, elu_params = _selu_celu(name, param)
+    x = _elu_points(dtype)
+    grad = torch.linspace(-2, 2, x.numel(), dtype=torch.float64).to(dtype)
+    xi = x.clone().requires_grad_(True)
+    y = fn(xi, *args)
+    assert type(y.grad_fn).__name__ == "CppFunction"  # relukit::elu, not the ATen path
+    (g,) = torch.autograd.grad(y, xi, grad)
+    value, derivative = _elu64(x, *elu_params)
+    for got, want in ((y.detach(), value), (g, derivative * grad.double())):
+        rounded = want.to(dtype)
+        assert (got != rounded).float().mean() < 1e-4
+        assert ((got.double() - want).abs() <= _ulp(rounded)).all()
+    # Specials: f(±0) = f'(0)·(±0), f(−inf) = −scale·alpha, NaN propagates; f'(0) from x ≤ 0.
+    s = torch.tensor([0.0, -0.0, -math.inf, math.inf, math.nan], dtype=dtype, requires_grad=True)
+    y = fn(s, *args)
+    (g,) = torch.autograd.grad(y.sum(), s)
+    alpha, scale, input_scale = elu_params
+    assert [math.copysign(1, v) for v in y[:2].tolist()] == [1.0, -1.0]
+    assert y[2].item() == torch.tensor(-scale * alpha, dtype=dtype).item()
+    assert y[3].item() == math.inf and math.isnan(y[4].item())
+    kink = torch.tensor(scale * alpha * input_scale, dtype=dtype).item()
+    assert g[:2].tolist() == [kink, kink] and g[2].item() == 0 and math.isnan(g[4].item())
+    assert g[3].item() == torch.tensor(scale, dtype=dtype).item()
+    # Double backward: relukit::elu_backward_graph, the x ≤ 0 branch at the kink.
+    xd = torch.tensor([-2.0, -0.0, 0.0, 1.5], dtype=torch.float64)
+    x32 = xd.float().requires_grad_(True)
+    (g1,) = torch.autograd.grad(fn(x32, *args).sum(), x32, create_graph=True)
+    (gg,) = torch.autograd.grad(g1.sum(), x32)
+    want = scale * alpha * input_scale**2 * torch.exp(input_scale * xd.clamp(max=0))
+    torch.testing.assert_close(gg.double(), torch.where(xd > 0, 0.0, want), rtol=1e-6, atol=0)
 
 
 def test_elu_specials_sign_of_zero_and_kink():

@@ -78,7 +78,8 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor) -> list[tuple]:
         return [(*head, w) for w in weights]
     if name in ("elu", "elu_backward", "elu_backward_graph"):
         head = (x,) if name == "elu" else (grad, x)
-        return [(*head, 1.0), (*head, -0.5)]
+        # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale).
+        return [(*head, 1.0), (*head, -0.5), (*head, 0.5, 1.0507, 2.0)]
     if name == "relu_backward_graph":
         return [(grad, torch.relu(x), 0.0)]
     if name == "leaky_relu_backward_graph":

@@ -29,7 +29,7 @@ from torch.autograd import Function
 from .._catalog import get
 from .._catalog._selu import ALPHA_DIGITS, LAMBDA, LAMBDA_ALPHA
 from . import _autograd as _ag
-from . import _generic
+from . import _generic, _native
 from ._fast import _tracked, register
 
 F = torch.nn.functional
@@ -49,6 +49,9 @@ class Kernels:
     derivative: Callable[..., torch.Tensor]
     grad_fast: Callable[..., torch.Tensor] | None = None
     from_output: bool = False  # ReLU6: the derivative is a function of the output
+    # relukit's native op for float32 and narrower on CPU, out of place (eager and compiled):
+    # ``native(ops, x, **params)``. SELU and CELU are ATen's elu(x, alpha, scale, input_scale).
+    native: Callable[..., torch.Tensor] | None = None
 
 
 def _nan(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -94,11 +97,13 @@ KERNELS: dict[str, Kernels] = {
             x, torch.where(x > 0, LAMBDA, LAMBDA_ALPHA * torch.exp(x.clamp(max=0.0)))
         ),
         grad_fast=lambda g, x, **_: _nan(x, _A.elu_backward(g, _SELU_ALPHA, LAMBDA, 1.0, False, x)),
+        native=lambda ops, x: ops.elu(x, _SELU_ALPHA, LAMBDA, 1.0),
     ),
     "celu": Kernels(
         # ATen's CELU backward rounds its coefficients (2.8e-7 off at alpha = 0.1): f' here.
         value=lambda x, alpha: F.celu(x, alpha),
         derivative=lambda x, alpha: torch.where(x > 0, 1.0, torch.exp(x.clamp(max=0.0) / alpha)),
+        native=lambda ops, x, alpha: ops.elu(x, alpha, 1.0, 1.0 / alpha),
     ),
     "hardswish": Kernels(
         value=lambda x, **_: F.hardswish(x.clamp(min=-4.0)),
@@ -185,6 +190,8 @@ def _runner(name: str):
             if inplace:
                 return _generic.apply_inplace(activation, input, params)
             return _generic.apply(activation, input, params, weights)
+        if k.native is not None and not inplace and (ops := _native.for_input(input)) is not None:
+            return k.native(ops, input, **params)
         if not _tracked(input):
             y = value(name, input, params)
             return input.copy_(y) if inplace else y
@@ -204,6 +211,11 @@ def _saves(name: str) -> str:
         "(the catalog's rounding, tested against it), float64 by the catalog's math (the generic "
         "path)"
     )
+    if KERNELS[name].native is not None:
+        how += (
+            "; on CPU out of place, in eager mode and under ``torch.compile``, relukit's native "
+            "ELU kernels run instead (float64 inside, rounded once, like ELU's)"
+        )
     bits = " With ``backward_bits``: a k-bit code per element." if activation.few_bit else ""
     return f"{activation.output_note}. Values: {how}.{bits}"
 

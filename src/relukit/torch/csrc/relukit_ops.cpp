@@ -365,12 +365,17 @@ Tensor gelu_backward_cpu(const Tensor& grad, const Tensor& x, bool tanh) {
   });
 }
 
-// --- ELU --------------------------------------------------------------------------------------
-// elu(x) = x > 0 ? x : alpha*expm1(x), elu'(x) = x > 0 ? 1 : alpha*exp(x) (kink: f'(0) = alpha).
-// float32, float16 and bfloat16 are computed in float64 (elu_expm1, elu_exp below: within a few
-// float64 ulps) and rounded once; float64 calls std::expm1/std::exp. expm1 keeps the sign of
-// zero, so f(+-0) = alpha*(+-0); NaN takes the x <= 0 branch and stays NaN. The backward saves
-// the input: from the output, alpha*exp(x) = out + alpha cancels.
+// --- ELU, SELU, CELU ---------------------------------------------------------------------------
+// ATen's elu(x, alpha, scale, input_scale) = scale*(x > 0 ? x : alpha*expm1(input_scale*x)):
+// ELU is (alpha, 1, 1), SELU (its alpha, lambda, 1), CELU (alpha, 1, 1/alpha). The derivative is
+// f'(x) = x > 0 ? scale : scale*alpha*input_scale*exp(input_scale*x) (kink: f'(0) from the
+// x <= 0 branch). float32, float16 and bfloat16 are computed in float64 (elu_expm1, elu_exp
+// below: within a few float64 ulps; input_scale*x rounds in float64, not in the input's dtype,
+// which is why CELU is not ELU of a rounded x/alpha) and rounded once; float64 calls
+// std::expm1/std::exp. expm1 keeps the sign of zero, so f(+-0) = f'(0)*(+-0); NaN takes the
+// x <= 0 branch and stays NaN. The backward saves the input: from the output,
+// alpha*exp(x) = out + alpha cancels. (benchmarks/bench_torch_speed.py: SELU and CELU ran ATen's
+// float64 kernels rounded once, 4.6x and 8.7x torch.nn's float32 time.)
 
 // v = k*ln2 + r (gelu_math.h's reduce_ln2) for v in [-110, 0] (float32-and-narrower inputs
 // are clamped there: exp(-110) rounds to 0 and expm1(-110) to -1 in float32). expm1(r) = r*q(r),
@@ -413,28 +418,55 @@ struct EluReduced {
   return std::fma(t.scale, t.em1, t.scale);
 }
 
-Tensor elu_cpu(const Tensor& x, double alpha) {
-  return map_unary(x, "elu", [alpha](auto v) RELUKIT_INLINE {
+Tensor elu_cpu(const Tensor& x, double alpha, double scale, double input_scale) {
+  if (scale == 1.0 && input_scale == 1.0) {  // ELU: the positive branch is x itself
+    return map_unary(x, "elu", [alpha](auto v) RELUKIT_INLINE {
+      using acc_t = decltype(v);
+      if constexpr (std::is_same_v<acc_t, double>) {
+        return v > 0 ? v : alpha * std::expm1(v);
+      } else {
+        const double d = static_cast<double>(v);
+        return static_cast<acc_t>(d > 0 ? d : alpha * elu_expm1(d));
+      }
+    });
+  }
+  const double negative = scale * alpha;  // one rounding in float64
+  return map_unary(x, "elu", [=](auto v) RELUKIT_INLINE {
     using acc_t = decltype(v);
     if constexpr (std::is_same_v<acc_t, double>) {
-      return v > 0 ? v : alpha * std::expm1(v);
+      return v > 0 ? scale * v : negative * std::expm1(input_scale * v);
     } else {
       const double d = static_cast<double>(v);
-      return static_cast<acc_t>(d > 0 ? d : alpha * elu_expm1(d));
+      return static_cast<acc_t>(d > 0 ? scale * d : negative * elu_expm1(input_scale * d));
     }
   });
 }
 
-Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha) {
+Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha, double scale,
+                        double input_scale) {
   // (grad, x) is the operand order of ATen's elu_backward(grad_output, ..., self_or_result).
-  return map_binary(grad, x, "elu_backward", true, [alpha](auto g, auto v) RELUKIT_INLINE {
+  if (scale == 1.0 && input_scale == 1.0) {  // ELU: f' = 1 on the positive branch, g itself
+    return map_binary(grad, x, "elu_backward", true, [alpha](auto g, auto v) RELUKIT_INLINE {
+      using acc_t = decltype(g);
+      if constexpr (std::is_same_v<acc_t, double>) {
+        return v > 0 ? g : (v != v ? v : g * (alpha * std::exp(v)));
+      } else {
+        const double d = static_cast<double>(v);
+        const double gi = static_cast<double>(g) * (alpha * elu_exp(d));
+        return v > 0 ? g : (v != v ? v : static_cast<acc_t>(gi));
+      }
+    });
+  }
+  const double negative = scale * alpha * input_scale;
+  return map_binary(grad, x, "elu_backward", true, [=](auto g, auto v) RELUKIT_INLINE {
     using acc_t = decltype(g);
     if constexpr (std::is_same_v<acc_t, double>) {
-      return v > 0 ? g : (v != v ? v : g * (alpha * std::exp(v)));
+      return v > 0 ? scale * g : (v != v ? v : g * (negative * std::exp(input_scale * v)));
     } else {
       const double d = static_cast<double>(v);
-      const double gi = static_cast<double>(g) * (alpha * elu_exp(d));
-      return v > 0 ? g : (v != v ? v : static_cast<acc_t>(gi));
+      const double gd = static_cast<double>(g);
+      const double gi = d > 0 ? scale * gd : gd * (negative * elu_exp(input_scale * d));
+      return v != v ? v : static_cast<acc_t>(gi);
     }
   });
 }
@@ -763,8 +795,8 @@ Tensor binary_meta(const Tensor& grad, const Tensor& saved, const char* name, bo
 Tensor relu_meta(const Tensor& x) { return unary_meta(x, "relu"); }
 Tensor leaky_relu_meta(const Tensor& x, double) { return unary_meta(x, "leaky_relu"); }
 Tensor gelu_meta(const Tensor& x, bool) { return unary_meta(x, "gelu"); }
-Tensor elu_meta(const Tensor& x, double) { return unary_meta(x, "elu"); }
-Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double) {
+Tensor elu_meta(const Tensor& x, double, double, double) { return unary_meta(x, "elu"); }
+Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double, double, double) {
   return binary_meta(g, x, "elu_backward", true);
 }
 Tensor relu_backward_meta(const Tensor& g, const Tensor& s) {
@@ -805,10 +837,14 @@ Tensor gelu_backward_graph(const Tensor& grad, const Tensor& x, double tanh) {
   return at::where(at::isinf(x), at::where(x > 0, grad, at::zeros_like(grad)), gi);
 }
 
-Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha) {
-  // f'(x) = 1 for x > 0, else alpha*exp(x), as a select: ATen's elu_backward differentiates
-  // with x < 0, so its f''(0) is 0; here the x <= 0 branch gives f''(0) = alpha (kink rule).
-  const Tensor gi = at::where(x > 0, grad, grad * (alpha * at::exp(at::clamp_max(x, 0))));
+Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha, double scale,
+                          double input_scale) {
+  // f'(x) = scale for x > 0, else scale*alpha*input_scale*exp(input_scale*x), as a select:
+  // ATen's elu_backward differentiates with x < 0, so its f''(0) is 0; here the x <= 0 branch
+  // gives f''(0) (kink rule).
+  const Tensor negative = grad * (scale * alpha * input_scale *
+                                  at::exp(at::clamp_max(x, 0) * input_scale));
+  const Tensor gi = at::where(x > 0, scale == 1.0 ? grad : grad * scale, negative);
   return propagate_nan(gi, x);
 }
 
@@ -826,6 +862,8 @@ using BinaryFn = Tensor(const Tensor&, const Tensor&);
 using BinaryParamFn = Tensor(const Tensor&, const Tensor&, double);
 using BinaryFlagFn = Tensor(const Tensor&, const Tensor&, bool);
 using PreluBackwardFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&);
+using EluFn = Tensor(const Tensor&, double, double, double);
+using EluBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double);
 
 // Handles are looked up once (thread-safe statics), after the library has registered the ops.
 const auto& relu_op() {
@@ -853,15 +891,15 @@ const auto& prelu_backward_graph_op() {
   return op;
 }
 const auto& elu_op() {
-  static const auto op = find_op<ParamFn>("relukit::elu");
+  static const auto op = find_op<EluFn>("relukit::elu");
   return op;
 }
 const auto& elu_backward_op() {
-  static const auto op = find_op<BinaryParamFn>("relukit::elu_backward");
+  static const auto op = find_op<EluBackwardFn>("relukit::elu_backward");
   return op;
 }
 const auto& elu_backward_graph_op() {
-  static const auto op = find_op<BinaryParamFn>("relukit::elu_backward_graph");
+  static const auto op = find_op<EluBackwardFn>("relukit::elu_backward_graph");
   return op;
 }
 const auto& relu_backward_op() {
@@ -916,10 +954,13 @@ Tensor gelu_backward_autograd(const Tensor& grad, const Tensor& x, bool tanh) {
   return gelu_backward_op().call(grad, x, tanh);
 }
 
-Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha) {
-  if (wants_graph(grad, x)) return elu_backward_graph_op().call(grad, x, alpha);
+Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha, double scale,
+                             double input_scale) {
+  if (wants_graph(grad, x)) {
+    return elu_backward_graph_op().call(grad, x, alpha, scale, input_scale);
+  }
   at::AutoDispatchBelowADInplaceOrView guard;
-  return elu_backward_op().call(grad, x, alpha);
+  return elu_backward_op().call(grad, x, alpha, scale, input_scale);
 }
 
 std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Tensor& x,
@@ -982,16 +1023,22 @@ struct GeluFunction : public torch::autograd::Function<GeluFunction> {
 };
 
 struct EluFunction : public torch::autograd::Function<EluFunction> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha) {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha, double scale,
+                        double input_scale) {
     ctx->save_for_backward({x});  // the input, as torch.nn.ELU (from the output f' cancels)
     ctx->saved_data["alpha"] = alpha;
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["input_scale"] = input_scale;
     at::AutoDispatchBelowADInplaceOrView guard;
-    return elu_op().call(x, alpha);
+    return elu_op().call(x, alpha, scale, input_scale);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor x = ctx->get_saved_variables()[0];
     const double alpha = ctx->saved_data["alpha"].toDouble();
-    return {elu_backward_op().call(grads[0], x, alpha), Tensor()};
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const double input_scale = ctx->saved_data["input_scale"].toDouble();
+    return {elu_backward_op().call(grads[0], x, alpha, scale, input_scale), Tensor(), Tensor(),
+            Tensor()};
   }
 };
 
@@ -1010,7 +1057,9 @@ struct PreluFunction : public torch::autograd::Function<PreluFunction> {
 
 Tensor relu_autograd(const Tensor& x) { return ReluFunction::apply(x); }
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
-Tensor elu_autograd(const Tensor& x, double alpha) { return EluFunction::apply(x, alpha); }
+Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale) {
+  return EluFunction::apply(x, alpha, scale, input_scale);
+}
 Tensor leaky_relu_autograd(const Tensor& x, double slope) {
   return LeakyReluFunction::apply(x, slope);
 }
@@ -1061,9 +1110,12 @@ Tensor leaky_relu_batched(const Tensor& x, double slope) {
   return unary_batched(leaky_relu_op(), x, slope);
 }
 Tensor gelu_batched(const Tensor& x, bool tanh) { return unary_batched(gelu_op(), x, tanh); }
-Tensor elu_batched(const Tensor& x, double alpha) { return unary_batched(elu_op(), x, alpha); }
-Tensor elu_backward_batched(const Tensor& grad, const Tensor& x, double alpha) {
-  return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha);
+Tensor elu_batched(const Tensor& x, double alpha, double scale, double input_scale) {
+  return unary_batched(elu_op(), x, alpha, scale, input_scale);
+}
+Tensor elu_backward_batched(const Tensor& grad, const Tensor& x, double alpha, double scale,
+                            double input_scale) {
+  return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha, scale, input_scale);
 }
 Tensor relu_backward_batched(const Tensor& grad, const Tensor& result) {
   return binary_batched(relu_backward_op(), "relu_backward", grad, result);
@@ -1085,10 +1137,12 @@ TORCH_LIBRARY(relukit, m) {
   m.def("leaky_relu_backward(Tensor grad, Tensor saved, float negative_slope) -> Tensor");
   m.def("gelu(Tensor x, bool tanh) -> Tensor");
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
-  m.def("elu(Tensor x, float alpha) -> Tensor");
+  m.def("elu(Tensor x, float alpha, float scale=1., float input_scale=1.) -> Tensor");
   m.def("prelu(Tensor x, Tensor weight) -> Tensor");
   m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
-  m.def("elu_backward(Tensor grad, Tensor x, float alpha) -> Tensor");
+  m.def(
+      "elu_backward(Tensor grad, Tensor x, float alpha, float scale=1., float input_scale=1.) "
+      "-> Tensor");
   // The differentiable backward passes for double backward, written with ATen ops.
   m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
         TORCH_FN(relukit::relu_backward_graph));
@@ -1096,7 +1150,9 @@ TORCH_LIBRARY(relukit, m) {
         TORCH_FN(relukit::leaky_relu_backward_graph));
   m.def("gelu_backward_graph(Tensor grad, Tensor saved, float tanh) -> Tensor",
         TORCH_FN(relukit::gelu_backward_graph));
-  m.def("elu_backward_graph(Tensor grad, Tensor saved, float alpha) -> Tensor",
+  m.def(
+      "elu_backward_graph(Tensor grad, Tensor saved, float alpha, float scale=1., "
+      "float input_scale=1.) -> Tensor",
         TORCH_FN(relukit::elu_backward_graph));
   m.def("prelu_backward_graph(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)",
         TORCH_FN(relukit::prelu_backward_graph));
