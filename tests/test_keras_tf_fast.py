@@ -26,9 +26,13 @@ FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 
 def _x(dtype):
+    # ELU's float32 path switches formula at x = −2⁻²⁵ (x itself above, e − 1 below): both
+    # sides of it, where e − 1 would have cancelled in float32, and the far (normal) tail.
+    tiny = -(2.0**-25) * np.array([0.5, 0.999, 1.0, 1.001, 2.0, 8.0])
     x = np.concatenate(
-        [np.linspace(-9, 9, 301), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-5]]
-    )
+        [np.linspace(-9, 9, 301), [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-5, -1e-19],
+         tiny, -np.logspace(-12, -4, 9), np.linspace(-80, -20, 7)]
+    )  # fmt: skip
     return tf.constant(x.astype(np.float32 if dtype == "bfloat16" else dtype), dtype=dtype)
 
 
@@ -132,3 +136,27 @@ def test_fast_paths_issue_few_ops():
         graph = tf.function(fb).get_concrete_function(x).graph
         ops = [o.type for o in graph.get_operations() if o.type not in skip]
         assert len(ops) <= 24, (case.name, ops)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "selects"),
+    [("relu", {}, 0), ("leaky_relu", {"negative_slope": 0.01}, 0), ("elu", {"alpha": 1.0}, 1)],
+)
+def test_fast_paths_avoid_selects_and_expm1(name, params, selects):
+    """Forward+backward on float32 issues at most ``selects`` selects and no float64 Expm1: the
+    two ops that cost most (a SelectV2 ~10x a Less or a Mul on 65536 elements; float64 Expm1
+    ~4x Exp), where exact arithmetic does without them (``_tf_fast``'s docstring)."""
+    import relukit.keras as rk
+
+    fn = getattr(rk, name)
+
+    def fb(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x, **params)
+        return tape.gradient(y, x)
+
+    graph = tf.function(fb).get_concrete_function(tf.random.normal((64, 64))).graph
+    ops = [o.type for o in graph.get_operations()]
+    assert sum(op in ("Select", "SelectV2") for op in ops) <= selects, ops
+    assert "Expm1" not in ops, ops
