@@ -158,6 +158,12 @@ def test_graph_backwards_are_the_aten_paths_formulas(dtype):
     gx, gw = ag._A._prelu_kernel_backward(g3, x3, w)
     theirs = (ag.propagate_nan(gx, x3, True), gw.sum(1, True))
     pairs += zip(R.prelu_backward_graph(g3, x3, w), theirs, strict=True)
+    # relukit::activation_backward_graph and _fast_smooth's _grad (float64 inside, rounded).
+    from relukit.torch import _fast_smooth as fs
+
+    for name, k in fs.KERNELS.items():
+        if k.native is fs._named:
+            pairs.append((R.activation_backward_graph(g, x, name), fs._grad(k, g, x, {})))
     for ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
 

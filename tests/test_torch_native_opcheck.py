@@ -16,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from relukit.torch import _native  # noqa: E402
+from relukit.torch import _fast_smooth, _native  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     _native.ops() is None, reason=f"native kernels unavailable: {_native.ops.reason}"
@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(
 
 R = torch.ops.relukit
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
-FORWARD = ["relu", "leaky_relu", "gelu", "elu", "prelu"]
+FORWARD = ["relu", "leaky_relu", "gelu", "elu", "prelu", "activation"]
+# The entries that run relukit::activation(x, name) (relukit/torch/_fast_smooth.py).
+NAMED = [n for n, k in _fast_smooth.KERNELS.items() if k.native is _fast_smooth._named]
 OP_NAMES = [n for f in FORWARD for n in (f, f"{f}_backward", f"{f}_backward_graph")]
 AOT_FREE = ["test_schema", "test_autograd_registration", "test_faketensor"]
 
@@ -80,6 +82,9 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor) -> list[tuple]:
         head = (x,) if name == "elu" else (grad, x)
         # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale).
         return [(*head, 1.0), (*head, -0.5), (*head, 0.5, 1.0507, 2.0)]
+    if name.startswith("activation"):
+        head = (x,) if name == "activation" else (grad, x)
+        return [(*head, n) for n in NAMED]
     if name == "relu_backward_graph":
         return [(grad, torch.relu(x), 0.0)]
     if name == "leaky_relu_backward_graph":

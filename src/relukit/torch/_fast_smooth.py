@@ -50,7 +50,8 @@ class Kernels:
     grad_fast: Callable[..., torch.Tensor] | None = None
     from_output: bool = False  # ReLU6: the derivative is a function of the output
     # relukit's native op for float32 and narrower on CPU, out of place (eager and compiled):
-    # ``native(ops, x, **params)``. SELU and CELU are ATen's elu(x, alpha, scale, input_scale).
+    # ``native(ops, x, name, **params)``. SELU and CELU are ATen's elu(x, alpha, scale,
+    # input_scale); the parameter-free ones share relukit::activation(x, name).
     native: Callable[..., torch.Tensor] | None = None
 
 
@@ -71,16 +72,22 @@ def _mish_d(x, **_):
     return t + xc * torch.sigmoid(xc) * (1.0 - t * t)
 
 
+def _named(ops, x, name, **_):  # relukit::activation(x, name)
+    return ops.activation(x, name)
+
+
 KERNELS: dict[str, Kernels] = {
     "silu": Kernels(
         value=lambda x, **_: F.silu(x.clamp(min=-_CLIP)),
         derivative=_silu_d,
         grad_fast=lambda g, x, **_: _A.silu_backward(g, x.clamp(-_CLIP, _CLIP)),
+        native=_named,
     ),
     "mish": Kernels(
         value=lambda x, **_: F.mish(x.clamp(min=-_CLIP)),
         derivative=_mish_d,
         grad_fast=lambda g, x, **_: _A.mish_backward(g, x.clamp(-_CLIP, _CLIP)),
+        native=_named,
     ),
     "softplus": Kernels(
         value=lambda x, beta, threshold: F.softplus(x, beta, _SOFTPLUS_THRESHOLD),
@@ -97,26 +104,29 @@ KERNELS: dict[str, Kernels] = {
             x, torch.where(x > 0, LAMBDA, LAMBDA_ALPHA * torch.exp(x.clamp(max=0.0)))
         ),
         grad_fast=lambda g, x, **_: _nan(x, _A.elu_backward(g, _SELU_ALPHA, LAMBDA, 1.0, False, x)),
-        native=lambda ops, x: ops.elu(x, _SELU_ALPHA, LAMBDA, 1.0),
+        native=lambda ops, x, name: ops.elu(x, _SELU_ALPHA, LAMBDA, 1.0),
     ),
     "celu": Kernels(
         # ATen's CELU backward rounds its coefficients (2.8e-7 off at alpha = 0.1): f' here.
         value=lambda x, alpha: F.celu(x, alpha),
         derivative=lambda x, alpha: torch.where(x > 0, 1.0, torch.exp(x.clamp(max=0.0) / alpha)),
-        native=lambda ops, x, alpha: ops.elu(x, alpha, 1.0, 1.0 / alpha),
+        native=lambda ops, x, name, alpha: ops.elu(x, alpha, 1.0, 1.0 / alpha),
     ),
     "hardswish": Kernels(
         value=lambda x, **_: F.hardswish(x.clamp(min=-4.0)),
         derivative=lambda x, **_: _nan(x, _A.hardswish_backward(torch.ones_like(x), x)),
         grad_fast=lambda g, x, **_: _nan(x, _A.hardswish_backward(g, x)),
+        native=_named,
     ),
     "sigmoid": Kernels(
         value=lambda x, **_: torch.sigmoid(x),
         derivative=lambda x, **_: torch.sigmoid(x) * torch.sigmoid(-x),
+        native=_named,
     ),
     "tanh": Kernels(
         value=lambda x, **_: torch.tanh(x),
         derivative=lambda x, **_: torch.cosh(x).pow(-2),
+        native=_named,
     ),
     "relu6": Kernels(
         value=lambda x, **_: F.hardtanh(x, 0.0, 6.0),
@@ -191,7 +201,7 @@ def _runner(name: str):
                 return _generic.apply_inplace(activation, input, params)
             return _generic.apply(activation, input, params, weights)
         if k.native is not None and not inplace and (ops := _native.for_input(input)) is not None:
-            return k.native(ops, input, **params)
+            return k.native(ops, input, name, **params)
         if not _tracked(input):
             y = value(name, input, params)
             return input.copy_(y) if inplace else y
@@ -214,7 +224,8 @@ def _saves(name: str) -> str:
     if KERNELS[name].native is not None:
         how += (
             "; on CPU out of place, in eager mode and under ``torch.compile``, relukit's native "
-            "ELU kernels run instead (float64 inside, rounded once, like ELU's)"
+            "kernels run instead (float64 inside, rounded once, fused: one pass forward, one "
+            "backward)"
         )
     bits = " With ``backward_bits``: a k-bit code per element." if activation.few_bit else ""
     return f"{activation.output_note}. Values: {how}.{bits}"

@@ -471,6 +471,113 @@ Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha, doubl
   });
 }
 
+// --- SiLU, Mish, Sigmoid, Tanh, Hardswish: one op, "activation(x, name)" ---------------------
+// Parameter-free entries whose backward needs the input: one forward op and one backward op
+// taking the catalog's name, each name its own vectorised loop. float32, float16 and bfloat16
+// are computed in float64 and rounded once (the contract: ATen's float32 kernels are up to
+// 1.3-1.7e7 ulp off in these gradients, benchmarks/results/ulp.md); every exponential is
+// e^v for v <= 0 (elu_exp/elu_expm1 above, clamped at -110, where e^v is below float32's
+// smallest subnormal), so nothing overflows and nothing cancels:
+//   sigmoid(x) = 1/(1 + u) for x >= 0, u/(1 + u) below, u = e^-|x|; sigmoid' = u/(1 + u)^2.
+//   silu(x) = x*sigmoid(x); silu' = s*(1 + x*(1 - s)), s and 1 - s both from u.
+//   tanh(|x|) = -m/(2 + m), m = expm1(-2|x|), sign copied from x; tanh' = 4w/(1 + w)^2, w = e^-2|x|.
+//   mish(x) = x*t, t = tanh(softplus(x)): n/(n + 2), n = u(u + 2), u = e^x for x <= 0, and
+//   (1 + 2w)/(1 + 2w + 2w^2), w = e^-x above; mish' = t + x*(1 - t)(1 + t)*sigmoid(x), 1 - t
+//   exact in both forms (2/(n + 2), 2w^2/(1 + 2w + 2w^2)).
+//   hardswish(x) = x*min(max(x + 3, 0), 6)/6 (exact in float64 but for the division);
+//   hardswish' = 0 for x <= -3, 1 for x >= 3 (PyTorch's kink rule), (2x + 3)/6 between.
+// Limits: x is clamped to [-110, 110] where it multiplies a vanishing factor, so f(-inf) = -0
+// for silu, mish and hardswish (0 times -inf would be NaN) and f'(+-inf) is the limit; NaN
+// propagates through every formula (comparisons send it to the arithmetic branch).
+// float64 input (reached only by calling the op directly: relukit.torch runs the catalog's
+// float64 math) gets the same formulas in float64.
+
+struct Smooth {  // f and f' at x, in float64
+  double value;
+  double slope;
+};
+
+[[gnu::always_inline]] inline double clamp110(double d) {
+  return d < -110.0 ? -110.0 : (d > 110.0 ? 110.0 : d);  // NaN stays NaN
+}
+
+[[gnu::always_inline]] inline Smooth sigmoid_math(double d) {
+  const double u = elu_exp(-std::fabs(d));
+  const double inv = 1.0 / (1.0 + u);
+  return {d >= 0 ? inv : u * inv, u * inv * inv};
+}
+
+[[gnu::always_inline]] inline Smooth silu_math(double d) {
+  const double u = elu_exp(-std::fabs(d));
+  const double inv = 1.0 / (1.0 + u);
+  const bool positive = d >= 0;  // -0 takes this branch: silu(-0) = -0/2 = -0
+  const double s = positive ? inv : u * inv;
+  const double one_minus_s = positive ? u * inv : inv;
+  const double c = clamp110(d);
+  return {(positive ? d : c) * s, s * (1.0 + c * one_minus_s)};
+}
+
+[[gnu::always_inline]] inline Smooth tanh_math(double d) {
+  const double a = -2.0 * std::fabs(d);
+  const double m = elu_expm1(a);
+  const double w = elu_exp(a);
+  const double t = -m / (2.0 + m);
+  return {std::copysign(t, d), 4.0 * w / ((1.0 + w) * (1.0 + w))};
+}
+
+[[gnu::always_inline]] inline Smooth mish_math(double d) {
+  const bool positive = d > 0;
+  const double e = elu_exp(positive ? -d : d);  // u = e^x (x <= 0) or w = e^-x (x > 0)
+  const double n = e * (e + 2.0);
+  const double den = positive ? 1.0 + 2.0 * e + 2.0 * e * e : n + 2.0;
+  const double t = positive ? (1.0 + 2.0 * e) / den : n / den;
+  const double one_minus_t = positive ? 2.0 * e * e / den : 2.0 / den;
+  const double sig = positive ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  const double c = clamp110(d);
+  return {(positive ? d : c) * t, t + c * one_minus_t * (1.0 + t) * sig};
+}
+
+[[gnu::always_inline]] inline Smooth hardswish_math(double d) {
+  const double c = d < -4.0 ? -4.0 : d;  // below -3 the value is (-0): keep -inf out of 0*inf
+  double gate = c + 3.0;
+  gate = gate < 0.0 ? 0.0 : gate;
+  gate = gate > 6.0 ? 6.0 : gate;
+  const double slope = d <= -3.0 ? 0.0 : (d >= 3.0 ? 1.0 : (2.0 * d + 3.0) / 6.0);
+  return {c * gate / 6.0, slope};
+}
+
+// f(x) (forward) or grad*f'(x) (backward) for each name: the kernel of ``name``, called with a
+// functor that maps x's float64 value to Smooth.
+template <typename Body>
+Tensor by_name(c10::string_view name, Body body) {
+  if (name == "silu") return body([](double d) RELUKIT_INLINE { return silu_math(d); });
+  if (name == "mish") return body([](double d) RELUKIT_INLINE { return mish_math(d); });
+  if (name == "sigmoid") return body([](double d) RELUKIT_INLINE { return sigmoid_math(d); });
+  if (name == "tanh") return body([](double d) RELUKIT_INLINE { return tanh_math(d); });
+  if (name == "hardswish") return body([](double d) RELUKIT_INLINE { return hardswish_math(d); });
+  TORCH_CHECK(false, "relukit::activation: name must be silu, mish, sigmoid, tanh or hardswish; "
+              "got ", name);
+}
+
+Tensor activation_cpu(const Tensor& x, c10::string_view name) {
+  return by_name(name, [&](auto math) {
+    return map_unary(x, "activation", [math](auto v) RELUKIT_INLINE {
+      using acc_t = decltype(v);
+      return static_cast<acc_t>(math(static_cast<double>(v)).value);
+    });
+  });
+}
+
+Tensor activation_backward_cpu(const Tensor& grad, const Tensor& x, c10::string_view name) {
+  // Operand order (grad, x), as ATen's silu_backward/mish_backward/hardswish_backward.
+  return by_name(name, [&](auto math) {
+    return map_binary(grad, x, "activation_backward", true, [math](auto g, auto v) RELUKIT_INLINE {
+      using acc_t = decltype(g);
+      return static_cast<acc_t>(static_cast<double>(g) * math(static_cast<double>(v)).slope);
+    });
+  });
+}
+
 // --- PReLU ------------------------------------------------------------------------------------
 // prelu(x, a) = x > 0 ? x : a*x with a per-channel weight already shaped to broadcast against x
 // (the Python layer's job); a zero slope gives 0 at x = -inf (the limit; ATen's 0*(-inf) is
@@ -796,6 +903,10 @@ Tensor relu_meta(const Tensor& x) { return unary_meta(x, "relu"); }
 Tensor leaky_relu_meta(const Tensor& x, double) { return unary_meta(x, "leaky_relu"); }
 Tensor gelu_meta(const Tensor& x, bool) { return unary_meta(x, "gelu"); }
 Tensor elu_meta(const Tensor& x, double, double, double) { return unary_meta(x, "elu"); }
+Tensor activation_meta(const Tensor& x, c10::string_view) { return unary_meta(x, "activation"); }
+Tensor activation_backward_meta(const Tensor& g, const Tensor& x, c10::string_view) {
+  return binary_meta(g, x, "activation_backward", true);
+}
 Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double, double, double) {
   return binary_meta(g, x, "elu_backward", true);
 }
@@ -848,6 +959,32 @@ Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha, dou
   return propagate_nan(gi, x);
 }
 
+Tensor activation_backward_graph(const Tensor& grad, const Tensor& x, c10::string_view name) {
+  // relukit/torch/_fast_smooth.py's _grad with a graph: grad*f' in float64 (the derivative
+  // formulas of its KERNELS table, in ATen's differentiable ops), rounded to grad's dtype.
+  const Tensor g = grad.to(at::kDouble);
+  const Tensor w = x.to(at::kDouble);
+  Tensor slope;
+  if (name == "silu" || name == "mish") {
+    const Tensor c = at::clamp(w, -800.0, 800.0);  // _CLIP: the functions' float64 limits
+    const Tensor s = at::sigmoid(c);
+    if (name == "silu") {
+      slope = s * (1.0 + c * (1.0 - s));
+    } else {
+      const Tensor t = at::tanh(at::softplus(c));
+      slope = t + c * s * (1.0 - t * t);
+    }
+  } else if (name == "sigmoid") {
+    slope = at::sigmoid(w) * at::sigmoid(-w);
+  } else if (name == "tanh") {
+    slope = at::pow(at::cosh(w), -2);
+  } else {
+    TORCH_CHECK(name == "hardswish", "relukit::activation_backward_graph: unknown name ", name);
+    slope = at::where(at::isnan(w), w, at::hardswish_backward(at::ones_like(w), w));
+  }
+  return (g * slope).to(grad.scalar_type());
+}
+
 // --- the ops, reached through the dispatcher ---------------------------------------------------
 
 template <typename Signature>
@@ -863,6 +1000,8 @@ using BinaryParamFn = Tensor(const Tensor&, const Tensor&, double);
 using BinaryFlagFn = Tensor(const Tensor&, const Tensor&, bool);
 using PreluBackwardFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&);
 using EluFn = Tensor(const Tensor&, double, double, double);
+using NamedFn = Tensor(const Tensor&, c10::string_view);
+using BinaryNamedFn = Tensor(const Tensor&, const Tensor&, c10::string_view);
 using EluBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double);
 
 // Handles are looked up once (thread-safe statics), after the library has registered the ops.
@@ -888,6 +1027,18 @@ const auto& prelu_backward_op() {
 }
 const auto& prelu_backward_graph_op() {
   static const auto op = find_op<PreluBackwardFn>("relukit::prelu_backward_graph");
+  return op;
+}
+const auto& activation_op() {
+  static const auto op = find_op<NamedFn>("relukit::activation");
+  return op;
+}
+const auto& activation_backward_op() {
+  static const auto op = find_op<BinaryNamedFn>("relukit::activation_backward");
+  return op;
+}
+const auto& activation_backward_graph_op() {
+  static const auto op = find_op<BinaryNamedFn>("relukit::activation_backward_graph");
   return op;
 }
 const auto& elu_op() {
@@ -961,6 +1112,12 @@ Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha, 
   }
   at::AutoDispatchBelowADInplaceOrView guard;
   return elu_backward_op().call(grad, x, alpha, scale, input_scale);
+}
+
+Tensor activation_backward_autograd(const Tensor& grad, const Tensor& x, c10::string_view name) {
+  if (wants_graph(grad, x)) return activation_backward_graph_op().call(grad, x, name);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return activation_backward_op().call(grad, x, name);
 }
 
 std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Tensor& x,
@@ -1042,6 +1199,20 @@ struct EluFunction : public torch::autograd::Function<EluFunction> {
   }
 };
 
+struct ActivationFunction : public torch::autograd::Function<ActivationFunction> {
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, c10::string_view name) {
+    ctx->save_for_backward({x});  // the input, as torch.nn (the output does not give f' exactly)
+    ctx->saved_data["name"] = std::string(name);
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return activation_op().call(x, name);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const Tensor x = ctx->get_saved_variables()[0];
+    const std::string name = ctx->saved_data["name"].toStringRef();
+    return {activation_backward_op().call(grads[0], x, name), Tensor()};
+  }
+};
+
 struct PreluFunction : public torch::autograd::Function<PreluFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w) {
     ctx->save_for_backward({x, w});  // the input and the weight, as torch.nn.PReLU
@@ -1057,6 +1228,9 @@ struct PreluFunction : public torch::autograd::Function<PreluFunction> {
 
 Tensor relu_autograd(const Tensor& x) { return ReluFunction::apply(x); }
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
+Tensor activation_autograd(const Tensor& x, c10::string_view name) {
+  return ActivationFunction::apply(x, name);
+}
 Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale) {
   return EluFunction::apply(x, alpha, scale, input_scale);
 }
@@ -1110,6 +1284,12 @@ Tensor leaky_relu_batched(const Tensor& x, double slope) {
   return unary_batched(leaky_relu_op(), x, slope);
 }
 Tensor gelu_batched(const Tensor& x, bool tanh) { return unary_batched(gelu_op(), x, tanh); }
+Tensor activation_batched(const Tensor& x, c10::string_view name) {
+  return unary_batched(activation_op(), x, name);
+}
+Tensor activation_backward_batched(const Tensor& grad, const Tensor& x, c10::string_view name) {
+  return binary_batched(activation_backward_op(), "activation_backward", grad, x, name);
+}
 Tensor elu_batched(const Tensor& x, double alpha, double scale, double input_scale) {
   return unary_batched(elu_op(), x, alpha, scale, input_scale);
 }
@@ -1139,6 +1319,8 @@ TORCH_LIBRARY(relukit, m) {
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
   m.def("elu(Tensor x, float alpha, float scale=1., float input_scale=1.) -> Tensor");
   m.def("prelu(Tensor x, Tensor weight) -> Tensor");
+  m.def("activation(Tensor x, str name) -> Tensor");
+  m.def("activation_backward(Tensor grad, Tensor x, str name) -> Tensor");
   m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
   m.def(
       "elu_backward(Tensor grad, Tensor x, float alpha, float scale=1., float input_scale=1.) "
@@ -1154,6 +1336,8 @@ TORCH_LIBRARY(relukit, m) {
       "elu_backward_graph(Tensor grad, Tensor saved, float alpha, float scale=1., "
       "float input_scale=1.) -> Tensor",
         TORCH_FN(relukit::elu_backward_graph));
+  m.def("activation_backward_graph(Tensor grad, Tensor x, str name) -> Tensor",
+        TORCH_FN(relukit::activation_backward_graph));
   m.def("prelu_backward_graph(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)",
         TORCH_FN(relukit::prelu_backward_graph));
 }
@@ -1168,6 +1352,8 @@ TORCH_LIBRARY_IMPL(relukit, CPU, m) {
   m.impl("elu", relukit::elu_cpu);
   m.impl("elu_backward", relukit::elu_backward_cpu);
   m.impl("prelu", relukit::prelu_cpu);
+  m.impl("activation", relukit::activation_cpu);
+  m.impl("activation_backward", relukit::activation_backward_cpu);
   m.impl("prelu_backward", relukit::prelu_backward_cpu);
 }
 
@@ -1181,6 +1367,8 @@ TORCH_LIBRARY_IMPL(relukit, Meta, m) {
   m.impl("elu", relukit::elu_meta);
   m.impl("elu_backward", relukit::elu_backward_meta);
   m.impl("prelu", relukit::prelu_meta);
+  m.impl("activation", relukit::activation_meta);
+  m.impl("activation_backward", relukit::activation_backward_meta);
   m.impl("prelu_backward", relukit::prelu_backward_meta);
 }
 
@@ -1194,6 +1382,8 @@ TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("elu", relukit::elu_autograd);
   m.impl("elu_backward", relukit::elu_backward_autograd);
   m.impl("prelu", relukit::prelu_autograd);
+  m.impl("activation", relukit::activation_autograd);
+  m.impl("activation_backward", relukit::activation_backward_autograd);
   m.impl("prelu_backward", relukit::prelu_backward_autograd);
 }
 
@@ -1206,4 +1396,6 @@ TORCH_LIBRARY_IMPL(relukit, Batched, m) {
   m.impl("gelu_backward", relukit::gelu_backward_batched);
   m.impl("elu", relukit::elu_batched);
   m.impl("elu_backward", relukit::elu_backward_batched);
+  m.impl("activation", relukit::activation_batched);
+  m.impl("activation_backward", relukit::activation_backward_batched);
 }
