@@ -14,8 +14,9 @@ Where it runs: on the torch backend a floating input goes to ``relukit.torch`` (
 its native CPU kernels where built, its autograd; half types computed in float32 and rounded
 once), which traces under ``jit_compile=True`` without graph breaks; on jax and tensorflow the
 ``keras.ops`` composition above runs (on jax as one ``jax.jit`` per configuration, reused, so
-that eager jax runs it fused; on tensorflow TensorFlow's fused kernels where ``_tf_fast`` has
-them). Integer and bool inputs take the ``keras.ops`` path everywhere.
+that eager jax runs it fused, with ``_jax_fast``'s float64 cores where it has them; on
+tensorflow TensorFlow's fused kernels where ``_tf_fast`` has them). Integer and bool inputs
+take the ``keras.ops`` path everywhere.
 
 dtypes: float16 and bfloat16 are computed in float32 and rounded once (also under a
 ``mixed_float16`` / ``mixed_bfloat16`` policy, where a layer hands us half tensors); float32 in
@@ -385,6 +386,8 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
 
 _JAX = keras.backend.backend() == "jax"
 _JITTED: dict[tuple, Callable[..., Any]] = {}
+if _JAX:
+    from . import _jax_fast
 
 
 def _float64_available() -> bool:
@@ -428,7 +431,9 @@ def _jax_custom(
     caller's x64 setting is untouched. ``keras.ops`` honours the scope at trace time
     (``keras.ops.cast(x, "float64")`` is float64 inside it, float32 outside), so the catalog's
     math runs on the same ``_ops`` namespace as elsewhere. Piecewise-linear entries and float64
-    input need no scope (it is a no-op where x64 is already on).
+    input need no scope (it is a no-op where x64 is already on). Entries with a ``_jax_fast``
+    core (ELU, both GELUs: XLA's float64 erfc and expm1 are slow on the CPU) run it instead of
+    the catalog's composition (``_jax_fast_vjp``).
     """
     import jax
 
@@ -436,6 +441,9 @@ def _jax_custom(
     scope: Callable[[], Any] = contextlib.nullcontext
     if cdtype == "float32" and not activation.piecewise_linear:
         cdtype, scope = "float64", _x64_scope()
+        core = None if names else _jax_fast.get(activation.name, p)
+        if core is not None:
+            return _jax_fast_vjp(core, dtype, scope)
 
     def weights(ws: tuple[Any, ...]) -> dict[str, Any]:
         # Weights are rounded to the compute dtype, as PyTorch rounds them to the input's.
@@ -459,6 +467,31 @@ def _jax_custom(
             # ∂L/∂a = Σ g·∂f/∂a over the axes the weight is broadcast along.
             gw = _sum_to(g * activation.weight_derivative(NS, xc), wshapes[0])
             return gx, _cast(gw, wdtypes[0])
+
+    f = jax.custom_vjp(forward)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def _jax_fast_vjp(core: Callable[..., Any], dtype: str, scope: Callable[[], Any]) -> Any:
+    """``_jax_custom`` for an entry with a ``_jax_fast`` core (float32 or half x, computed in
+    float64 in ``scope``): the forward rounds the value once to x's dtype and saves the
+    derivative rounded once to float32 (the compute dtype: what goes between forward and
+    backward stays out of float64); the backward multiplies the upstream gradient by it."""
+    import jax
+
+    def forward(x):
+        with scope():
+            y, _ = core(_cast(x, "float64"), derivative=False)
+            return _cast(y, dtype)
+
+    def fwd(x):
+        with scope():
+            y, d = core(_cast(x, "float64"))
+            return _cast(y, dtype), _cast(d, "float32")
+
+    def bwd(d, upstream):
+        return (_cast(_cast(upstream, "float32") * d, dtype),)
 
     f = jax.custom_vjp(forward)
     f.defvjp(fwd, bwd)
