@@ -28,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DTYPES = ("float32", "float64")
-# (label, KERAS_BACKEND, environment): jax computes float64 only with JAX_ENABLE_X64, which
-# relukit.keras then also uses for float32's smooth entries; without it, XLA's float32 functions.
+# (label, KERAS_BACKEND, environment): jax has float64 tensors only with JAX_ENABLE_X64; without
+# it (Keras' default) relukit.keras computes float32's smooth entries in float64 all the same,
+# inside a jax.enable_x64 scope around its own computation, so that run has float32 rows only.
 RUNS = {
     "torch": ("torch", {}),
     "jax": ("jax", {"JAX_ENABLE_X64": "1"}),
@@ -146,8 +147,10 @@ def markdown(results: dict[str, list[dict]]) -> str:
         "and, in float32, a dense grid of [−14, 14]; where f' crosses zero, in ulps of the terms "
         "it sums; relative to max(|f|, 1e-30) in float32 and max(|f|, 1e-300) in float64 (the "
         "backends flush subnormal intermediates on CPU). Subnormal inputs and results are "
-        "counted apart: *subnormals* says whether any is more than 1 step off. jax computes "
-        "float64 only with `JAX_ENABLE_X64=1`. `benchmarks/keras_ulp_report.py`.",
+        "counted apart: *subnormals* says whether any is more than 1 step off. jax takes "
+        "float64 input only with `JAX_ENABLE_X64=1`; without it, float32's smooth entries are "
+        "still computed in float64 (a `jax.enable_x64` scope around relukit's own computation). "
+        "`benchmarks/keras_ulp_report.py`.",
         "",
         "| backend | " + " | ".join(f"{d} value | {d} f′" for d in DTYPES) + " | subnormals |",
         "|---|" + "---:|" * (2 * len(DTYPES)) + "---|",
