@@ -183,7 +183,7 @@ def _prelu(params, cdtype):
 
 
 _INV_SQRT2 = 1 / math.sqrt(2)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_LN_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _CLIP = 40.0  # Φ(−40) and φ(40) are 0 in float64: the limits, never inf·0
 _TWO_K = 2 * math.sqrt(2 / math.pi)  # 2u = 2√(2/π)(x + 0.044715x³)
 _CUBIC = 0.044715
@@ -193,26 +193,37 @@ _CUBIC = 0.044715
 def _gelu(params, cdtype):
     if cdtype != "float32":
         return None
-    tanh = params["approximate"] == "tanh"
+    if params["approximate"] == "tanh":
+        return _gelu_tanh
 
     def core(x):
         w = tf.cast(x, tf.float64)
-        c = tf.clip_by_value(w, -_CLIP, _CLIP)  # NaN stays NaN
-        if tanh:
-            t = _TWO_K * (c + _CUBIC * (c * c * c))
-            s, not_s = tf.math.sigmoid(t), tf.math.sigmoid(-t)
-        else:
-            s = 0.5 * tf.math.erfc(c * -_INV_SQRT2)
-        y = tf.cast(tf.maximum(w, -_CLIP) * s, x.dtype)
+        # Φ(x) = ½·erfc(−x/√2): erfc(∓inf) = 2 or 0, NaN stays NaN, so no clip is needed.
+        s = 0.5 * tf.math.erfc(w * -_INV_SQRT2)
+        y = tf.cast(tf.maximum(w, -_CLIP) * s, x.dtype)  # −40 for −inf: −0, never −inf·0
 
         def backward(g):
-            if tanh:
-                dt = _TWO_K * (1.0 + (3 * _CUBIC) * (c * c))
-                d = s * (1.0 + c * not_s * dt)
-            else:
-                d = s + c * (tf.math.exp(-0.5 * (c * c)) * _INV_SQRT_2PI)
+            # x·φ(x), φ = e^(−x²/2)/√(2π) (ln of the constant folded into the exponent); MulNoNan
+            # gives 0 where φ underflows to 0 (|x| ≥ 38.6, ±inf: never inf·0), NaN for NaN.
+            pdf = tf.math.exp(w * (-0.5 * w) - _LN_SQRT_2PI)
+            d = s + tf.math.multiply_no_nan(w, pdf)
             return g * tf.cast(d, x.dtype)
 
         return y, backward
 
     return core
+
+
+def _gelu_tanh(x):
+    w = tf.cast(x, tf.float64)
+    c = tf.clip_by_value(w, -_CLIP, _CLIP)  # NaN stays NaN
+    t = _TWO_K * (c + _CUBIC * (c * c * c))
+    s, not_s = tf.math.sigmoid(t), tf.math.sigmoid(-t)
+    y = tf.cast(tf.maximum(w, -_CLIP) * s, x.dtype)
+
+    def backward(g):
+        dt = _TWO_K * (1.0 + (3 * _CUBIC) * (c * c))
+        d = s * (1.0 + c * not_s * dt)
+        return g * tf.cast(d, x.dtype)
+
+    return y, backward
