@@ -15,8 +15,9 @@ Each backend runs in its own subprocess (``KERAS_BACKEND`` is read when Keras is
     events ``torch.profiler`` records for forward+backward on a (256, 256) tensor.
 
 Run: ``python benchmarks/bench_keras_speed.py [backend ...]`` →
-``benchmarks/results/keras_speed.{json,md}`` (all three backends by default). Every backend
-computes on one thread (see ``_one_thread``).
+``benchmarks/results/keras_speed.{json,md}`` (all three backends by default; a run of some
+backends replaces their results and keeps the others'). Every backend computes on one thread
+(see ``_one_thread``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 BACKENDS = ("torch", "jax", "tensorflow")
 STEPS = 5  # training steps per timed sample
-SAMPLES = 21  # paired samples per model comparison
+SAMPLES = 61  # paired samples per model comparison (21 left a ±5% run-to-run spread on tensorflow)
 LAYER_REPS = 60  # paired forward+backward samples per layer
 UNITS, BATCH, HIDDEN = 256, 256, ("gelu", "leaky_relu", "elu", "prelu", "relu")
 
@@ -212,7 +213,8 @@ def worker(backend: str) -> dict:
     import relukit.keras as rk
 
     assert keras.backend.backend() == backend
-    out: dict = {"backend": backend, "steps": {}, "layers": {}}
+    # The machine is shared: the 1-minute load average before and after, shown with the tables.
+    out: dict = {"backend": backend, "steps": {}, "layers": {}, "load": [os.getloadavg()[0]]}
     for jit in (False, True):
         for keras_gelu in (False, True):
             key = ("jit" if jit else "no_jit") + ("_keras_gelu" if keras_gelu else "")
@@ -235,10 +237,26 @@ def worker(backend: str) -> dict:
             r["ops_relukit"], r["ops_keras"] = _op_count(ours()), _op_count(theirs())
         out["layers"][name] = r
         print(backend, name, r)
+    out["load"].append(os.getloadavg()[0])
     return out
 
 
 # --- driver -------------------------------------------------------------------------------------
+
+
+def _load_line(results: list[dict]) -> list[str]:
+    """The load the runs had (the machine is shared), as a paragraph; none for old results."""
+    loads = [
+        f"{r['backend']} {r['load'][0]:.1f} / {r['load'][1]:.1f}" for r in results if "load" in r
+    ]
+    if not loads:
+        return []
+    return [
+        "1-minute load average of the 2 shared cores, before / after each backend's run: "
+        + ", ".join(loads)
+        + " (above 2, other processes were competing for the cores).",
+        "",
+    ]
 
 
 def _markdown(results: list[dict]) -> str:
@@ -253,10 +271,11 @@ def _markdown(results: list[dict]) -> str:
         "",
         "The *GELU from Keras* rows give both models Keras' own GELU: the cost of the other "
         "four layers alone, apart from exact GELU (relukit's is Φ in float64 rounded once: "
-        "torch's native kernels, tensorflow's float64 Erfc, and on jax without x64 a "
-        "double-double float32 composition; see keras_ulp.md. Keras' is "
-        "0.5·x·(1 + erf(x/√2)) in float32, a few ops).",
+        "torch's native kernels, tensorflow's float64 Erfc, on jax a float64 exp and "
+        "polynomial, also without x64, in a `jax.enable_x64` scope around relukit's own "
+        "computation; see keras_ulp.md. Keras' is 0.5·x·(1 + erf(x/√2)) in float32, a few ops).",
         "",
+        *_load_line(results),
         "| backend | model | step ms (relukit / Keras) | step ratio | step ms, jit_compile | "
         "step ratio, jit_compile |",
         "|---|---|---:|---:|---:|---:|",
@@ -289,7 +308,9 @@ def _markdown(results: list[dict]) -> str:
 
 
 def main(backends: list[str]) -> None:
-    results = []
+    # A run of some backends replaces theirs and keeps the others' (in BACKENDS' order).
+    path = RESULTS / "keras_speed.json"
+    kept = {r["backend"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for backend in backends:
         env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONWARNINGS": "ignore"}
         flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -306,9 +327,10 @@ def main(backends: list[str]) -> None:
         print(proc.stdout, end="")
         if proc.returncode:
             raise SystemExit(f"{backend}: worker failed ({proc.returncode})")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        kept[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = [kept[b] for b in BACKENDS if b in kept]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "keras_speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "keras_speed.md").write_text(_markdown(results))
     print(_markdown(results))
 
