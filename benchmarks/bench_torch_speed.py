@@ -2,7 +2,8 @@
 
 CPU, 1e6 float32 elements by default. For each module, ``y = m(x); y.backward(g)`` is timed
 ``REPS`` times, alternating relukit and torch.nn call by call so that both see the same machine
-state; the ratio reported is the median of the paired ratios (each relukit call over the
+state (and which of the two goes first, so that neither always runs on the other's warm
+caches); the ratio reported is the median of the paired ratios (each relukit call over the
 torch.nn call beside it), which drifts less than a ratio of medians on this shared machine.
 ``Tensor.copy_`` bandwidth of the same run is printed beside every figure (the physical limit
 of elementwise work). Few-bit GELU is reported beside exact GELU.
@@ -68,9 +69,11 @@ def compare(ours: nn.Module, theirs: nn.Module | None, n: int) -> dict:
         step(ours, x, g)
         if theirs is not None:
             step(theirs, x, g)
-    for _ in range(REPS):
+    for i in range(REPS):  # paired; who goes first alternates (the second of a pair ran faster)
+        if theirs is not None and i % 2:
+            b.append(step(theirs, x, g))
         a.append(step(ours, x, g))
-        if theirs is not None:
+        if theirs is not None and not i % 2:
             b.append(step(theirs, x, g))
     ours_us = statistics.median(a) * 1e6
     theirs_us = statistics.median(b) * 1e6 if b else None

@@ -46,6 +46,7 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += torch_gelu_lines()
     lines += torch_lines()
+    lines += torch_nn_lines()
     (RESULTS / "ulp.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -100,6 +101,42 @@ def torch_lines() -> list[str]:
                 cells.append(f"{worst:.2f} (x = {at:.3g})")
             name = case.id + ("  f'" if which == "derivative" else "")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def torch_nn_lines() -> list[str]:
+    """torch.nn.functional's own float32 and float16 kernels on the same cases and grids: what
+    their speed is bought with (relukit computes these entries in float64 and rounds once)."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    dtypes = ("float16", "float32")
+    rows = []
+    lines = [
+        "",
+        "## torch.nn.functional (CPU, eager), the same cases: worst ulp against mpmath",
+        "",
+        "ATen computes float32 in float32 (float16 in float32, rounded once); the contract's "
+        "budget is 1 ulp. The entries that are not piecewise linear.",
+        "",
+        "| function | " + " | ".join(dtypes) + " |",
+        "|---|" + "---|" * len(dtypes),
+    ]
+    for index, case in enumerate(CASES):
+        if case.activation.piecewise_linear:  # exact in their own dtype, in ATen too
+            continue
+        for which in ("value", "derivative"):
+            cells = []
+            row = {"case": case.id, "entry": case.name, "which": which}
+            for dtype in dtypes:
+                worst, at = torch_worst_ulps(index, dtype, which, torch.nn.functional)
+                cells.append(f"{worst:.3g} (x = {at:.3g})")
+                row[dtype] = {"ulp": worst, "at": at}
+            rows.append(row)
+            name = case.id + ("  f'" if which == "derivative" else "")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    (RESULTS / "ulp_torch_nn.json").write_text(json.dumps(rows, indent=1) + "\n")
     return lines
 
 

@@ -87,6 +87,41 @@ def torch_speed_modules() -> str:
     return table(("module", "relukit / torch.nn", "what runs"), "lrl", cells)
 
 
+def torch_speed_notes() -> str:
+    """What the module ratios are made of: the kernels alone, a training step, and what
+    torch.nn's float32 kernels give up for their speed (benchmarks/ulp_report.py)."""
+    speed = load("torch_speed")
+    kernels = {r["kernel"]: r["ratio"] for r in speed["kernel_rows"]}
+    rectifier = [v for k, v in kernels.items() if k.startswith(("relu", "leaky_relu"))]
+    steps = [r["ratio"] for r in speed["model_step_rows"]]
+    worst: dict[str, float] = {}
+    for r in load("ulp_torch_nn"):
+        worst[r["entry"]] = max(worst.get(r["entry"], 0.0), r["float32"]["ulp"])
+    over = sorted((e for e, u in worst.items() if u > 1.0), key=lambda e: -worst[e])
+    natives = [
+        r["activation"].removesuffix("()")
+        for r in speed["rows"]
+        if r["runs"] == "native" and r["activation"].endswith("()")
+    ]
+    within = sorted(e for e, u in worst.items() if u <= 1.0)
+    return (
+        f"The native kernels alone take {min(rectifier):.2f}–{max(rectifier):.2f}× ATen's time "
+        f"for ReLU and Leaky ReLU, so most of those modules' remaining gap is relukit's Python "
+        f"layer (argument and contract checks, a few µs a call) and this shared machine's noise. "
+        f"Inside a model the activation's cost mostly disappears: one training step of the "
+        f"memory benchmark's MLP takes {min(steps):.2f}–{max(steps):.2f}× torch.nn's time, "
+        f"every activation included.\n\n"
+        f"The smooth entries cost more because torch.nn's float32 kernels compute in float32 and "
+        f"break the 1-ulp contract: on the contract's own grids (`benchmarks/results/ulp.md`, "
+        f"last table) their worst float32 error, value or gradient, is "
+        + ", ".join(f"{e} {worst[e]:.3g}" for e in over)
+        + " ulp (inf: a NaN or an overflow where the true result is finite). relukit computes "
+        "these in float64 and rounds once: relukit's native kernels "
+        f"({', '.join(natives)}), else ATen's float64 kernels rounded once. torch.nn stays "
+        f"within 1 ulp on those grids only for {', '.join(within)}."
+    )
+
+
 def fewbit_table_errors() -> str:
     """The few-bit tables (exact GELU, SiLU, Mish): Gaussian-weighted l2 against the
     uniform-optimal tables (the tanh form's GELU tables agree with the exact one's to 3 digits)."""
@@ -376,6 +411,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
     "torch_speed.modules": torch_speed_modules,
+    "torch_speed.notes": torch_speed_notes,
     "fewbit.table_errors": fewbit_table_errors,
     "fewbit.summary": fewbit_summary,
     "gains.activations": gains_activations,

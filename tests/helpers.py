@@ -87,13 +87,15 @@ def torch_gelu_ulps(approximate: str, dtype_name: str, which: str, gelu=None):
     return errors[i], float(xs[i])
 
 
-def torch_worst_ulps(case_index: int, dtype_name: str, which: str):
+def torch_worst_ulps(case_index: int, dtype_name: str, which: str, functional=None):
     """(worst ulp error, where) of relukit.torch's function (or its gradient) against mpmath,
-    for any case, on the NumPy test's grid (``benchmarks/ulp_report.py`` reports it)."""
+    for any case, on the NumPy test's grid (``benchmarks/ulp_report.py`` reports it).
+    ``functional``: another namespace spelling the function alike (``torch.nn.functional``)."""
     import torch
 
-    from relukit.torch import functional as F
+    from relukit.torch import functional as relukit_functional
 
+    F = functional or relukit_functional
     case = CASES[case_index]
     xs, refs, scales = mpmath_reference(case_index, dtype_name, which)
     x = torch.from_numpy(xs).requires_grad_(True)
