@@ -1108,3 +1108,16 @@ def test_functions_take_keras_spellings_of_values():
         np.testing.assert_array_equal(np.asarray(rk.gelu(x, keras_value)), want)
     with pytest.raises(ValueError, match="approximate must be one of"):
         rk.gelu(x, approximate=1)  # only a real bool is Keras' spelling
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_empty_inputs_of_any_shape(dtype):
+    """An empty batch ((0, 2), (2, 0), (0,)) gives an empty result of its shape and dtype, and an
+    empty gradient (tensorflow's keras.ops.add once made a (0, 2) operand a BiasAdd bias)."""
+    skip_dtype(dtype)
+    for shape in ((0, 2), (2, 0), (0,)):
+        x = np.zeros(shape, dtype=np.float32)
+        for case in DEFAULT_CASES:
+            y, g = value_and_grad(lambda t, case=case: call(case, t), tensor(x, dtype))
+            assert tuple(y.shape) == shape and tuple(g.shape) == shape, (case.id, shape)
+            assert keras.backend.standardize_dtype(y.dtype) == dtype

@@ -126,10 +126,20 @@ def tanh(x: Any) -> Any:
 
 
 def add(a: Any, b: Any, *, out: Any = None) -> Any:
-    """a + b with a Python scalar cast to the tensor's dtype."""
+    """a + b with a Python scalar cast to the tensor's dtype.
+
+    On tensorflow through ``tf.math.add``: ``keras.ops.add`` turns a sum whose second operand
+    "looks like a bias" (one dimension above 1, 0 not counted) into ``BiasAdd``, which refuses
+    an empty x of shape (0, 2) ("Biases must be 1D: [0,2]", found by tests/test_properties.py).
+    """
     _no_out(out)
     dtype = _dtype(a, b)
-    return ops.add(_like(a, dtype), _like(b, dtype))
+    a, b = _like(a, dtype), _like(b, dtype)
+    if _backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.add(a, b)
+    return ops.add(a, b)
 
 
 # keras.ops.maximum/minimum promote through keras' result_type, which turns float64 into float32
