@@ -335,14 +335,19 @@ def test_interrupted_compare_leaves_a_partial_report(tmp_path):
     import time
 
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    # Ctrl-C's Python handler in the child: a suite started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python then keeps ignoring it. Set in
+    # the child's own code, not by a preexec_fn: that runs the parent's at-fork hooks, and jax
+    # (imported by tests/test_keras_jax_fast.py) warns there that fork may deadlock.
+    start = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from relukit.cli import main; sys.exit(main())"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "relukit", "compare", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-c", start, "compare", "--quick", "--out", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
-        # Ctrl-C's default disposition in the child: a suite started in the background by a
-        # non-interactive shell inherits SIGINT ignored, and Python then keeps ignoring it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(8)
     proc.send_signal(signal.SIGINT)
