@@ -133,6 +133,7 @@ KERNELS: dict[str, Kernels] = {
         derivative=lambda y, **_: _nan(y, _A.hardtanh_backward(torch.ones_like(y), y, 0.0, 6.0)),
         grad_fast=lambda g, y, **_: _nan(y, _A.hardtanh_backward(g, y, 0.0, 6.0)),
         from_output=True,
+        native=_named,
     ),
 }
 

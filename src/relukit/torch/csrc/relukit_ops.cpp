@@ -471,9 +471,10 @@ Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha, doubl
   });
 }
 
-// --- SiLU, Mish, Sigmoid, Tanh, Hardswish: one op, "activation(x, name)" ---------------------
-// Parameter-free entries whose backward needs the input: one forward op and one backward op
-// taking the catalog's name, each name its own vectorised loop. float32, float16 and bfloat16
+// --- SiLU, Mish, Sigmoid, Tanh, Hardswish, ReLU6: one op, "activation(x, name)" --------------
+// Parameter-free entries: one forward op and one backward op taking the catalog's name, each
+// name its own vectorised loop. The backward gets the input, except ReLU6's, which gets the
+// output (f' = 1 exactly where 0 < y < 6: saved once, shared with the next layer). float32, float16 and bfloat16
 // are computed in float64 and rounded once (the contract: ATen's float32 kernels are up to
 // 1.3-1.7e7 ulp off in these gradients, benchmarks/results/ulp.md); every exponential is
 // e^v for v <= 0 (elu_exp/elu_expm1 above, clamped at -110, where e^v is below float32's
@@ -486,6 +487,8 @@ Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha, doubl
 //   exact in both forms (2/(n + 2), 2w^2/(1 + 2w + 2w^2)).
 //   hardswish(x) = x*min(max(x + 3, 0), 6)/6 (exact in float64 but for the division);
 //   hardswish' = 0 for x <= -3, 1 for x >= 3 (PyTorch's kink rule), (2x + 3)/6 between.
+//   relu6(x) = min(max(x, 0), 6), exact in any dtype (relu6(-0) = -0, as ATen's hardtanh);
+//   relu6' = 1 for 0 < y < 6, else 0 (both kinks flat), the same rule on x or on y = relu6(x).
 // Limits: x is clamped to [-110, 110] where it multiplies a vanishing factor, so f(-inf) = -0
 // for silu, mish and hardswish (0 times -inf would be NaN) and f'(+-inf) is the limit; NaN
 // propagates through every formula (comparisons send it to the arithmetic branch).
@@ -546,6 +549,12 @@ struct Smooth {  // f and f' at x, in float64
   return {c * gate / 6.0, slope};
 }
 
+[[gnu::always_inline]] inline Smooth relu6_math(double d) {
+  const double low = d < 0.0 ? 0.0 : d;  // NaN and -0 stay
+  const double value = low > 6.0 ? 6.0 : low;
+  return {value, d > 0.0 && d < 6.0 ? 1.0 : (d != d ? d : 0.0)};
+}
+
 // f(x) (forward) or grad*f'(x) (backward) for each name: the kernel of ``name``, called with a
 // functor that maps x's float64 value to Smooth.
 template <typename Body>
@@ -555,8 +564,9 @@ Tensor by_name(c10::string_view name, Body body) {
   if (name == "sigmoid") return body([](double d) RELUKIT_INLINE { return sigmoid_math(d); });
   if (name == "tanh") return body([](double d) RELUKIT_INLINE { return tanh_math(d); });
   if (name == "hardswish") return body([](double d) RELUKIT_INLINE { return hardswish_math(d); });
-  TORCH_CHECK(false, "relukit::activation: name must be silu, mish, sigmoid, tanh or hardswish; "
-              "got ", name);
+  if (name == "relu6") return body([](double d) RELUKIT_INLINE { return relu6_math(d); });
+  TORCH_CHECK(false, "relukit::activation: name must be silu, mish, sigmoid, tanh, hardswish or "
+              "relu6; got ", name);
 }
 
 Tensor activation_cpu(const Tensor& x, c10::string_view name) {
@@ -978,9 +988,13 @@ Tensor activation_backward_graph(const Tensor& grad, const Tensor& x, c10::strin
     slope = at::sigmoid(w) * at::sigmoid(-w);
   } else if (name == "tanh") {
     slope = at::pow(at::cosh(w), -2);
-  } else {
-    TORCH_CHECK(name == "hardswish", "relukit::activation_backward_graph: unknown name ", name);
+  } else if (name == "hardswish") {
     slope = at::where(at::isnan(w), w, at::hardswish_backward(at::ones_like(w), w));
+  } else {
+    // ReLU6, from the output, in its own dtype (exact): _fast_smooth's from_output rule.
+    TORCH_CHECK(name == "relu6", "relukit::activation_backward_graph: unknown name ", name);
+    const Tensor ht = at::hardtanh_backward(at::ones_like(x), x, 0.0, 6.0);
+    return grad * at::where(at::isnan(x), x, ht);
   }
   return (g * slope).to(grad.scalar_type());
 }
@@ -1201,10 +1215,15 @@ struct EluFunction : public torch::autograd::Function<EluFunction> {
 
 struct ActivationFunction : public torch::autograd::Function<ActivationFunction> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, c10::string_view name) {
-    ctx->save_for_backward({x});  // the input, as torch.nn (the output does not give f' exactly)
     ctx->saved_data["name"] = std::string(name);
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return activation_op().call(x, name);
+    Tensor out;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      out = activation_op().call(x, name);
+    }
+    // The input, as torch.nn (the output does not give f' exactly), but ReLU6's output.
+    ctx->save_for_backward({name == "relu6" ? out : x});
+    return out;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const Tensor x = ctx->get_saved_variables()[0];
