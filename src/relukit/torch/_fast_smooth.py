@@ -223,10 +223,11 @@ def _saves(name: str) -> str:
         "path)"
     )
     if KERNELS[name].native is not None:
+        exact = KERNELS[name].from_output
+        inside = "exact in its dtype" if exact else "float64 inside, rounded once"
         how += (
             "; on CPU out of place, in eager mode and under ``torch.compile``, relukit's native "
-            "kernels run instead (float64 inside, rounded once, fused: one pass forward, one "
-            "backward)"
+            f"kernels run instead ({inside}; one fused pass forward, one backward)"
         )
     bits = " With ``backward_bits``: a k-bit code per element." if activation.few_bit else ""
     return f"{activation.output_note}. Values: {how}.{bits}"
