@@ -104,10 +104,14 @@ def torch_speed_notes() -> str:
         if r["runs"] == "native" and r["activation"].endswith("()")
     ]
     within = sorted(e for e, u in worst.items() if u <= 1.0)
+    modules = {r["activation"]: r["ratio"] for r in speed["rows"]}
     return (
-        f"The native kernels alone take {min(rectifier):.2f}–{max(rectifier):.2f}× ATen's time "
-        f"for ReLU and Leaky ReLU, so most of those modules' remaining gap is relukit's Python "
-        f"layer (argument and contract checks, a few µs a call) and this shared machine's noise. "
+        f"The native kernels alone, on warm buffers, take {min(rectifier):.2f}–"
+        f"{max(rectifier):.2f}× ATen's time for ReLU and Leaky ReLU, and relukit's Python layer "
+        f"adds about 3 µs a call; the modules' {modules['ReLU()']:.2f}× and "
+        f"{modules['LeakyReLU()']:.2f}× above are measured with a fresh output and gradient "
+        f"each call (page faults on new memory are most of the time), where the rest of the gap "
+        f"is not yet explained. "
         f"Inside a model the activation's cost mostly disappears: one training step of the "
         f"memory benchmark's MLP takes {min(steps):.2f}–{max(steps):.2f}× torch.nn's time, "
         f"every activation included.\n\n"
