@@ -570,3 +570,49 @@ def test_accumulated_statistics_are_pinned_bit_for_bit(
             np.testing.assert_array_equal(g.grad_abs_sum, w.grad_abs_sum)
         else:
             assert g.grad_abs_sum is None
+
+
+def test_counts_beyond_float32_exact_integers_go_through_float64(monkeypatch):
+    """Batches with ≥ 2^24 observations per unit count in float64 (float32 would round): the
+    branch taken below that size with a lowered threshold gives the same bits."""
+    import relukit.diagnostics._torch as mt
+
+    torch.manual_seed(5)
+    batches = [torch.randn(6, 5, 4) for _ in range(2)]
+    batches[0][1, 2, 3] = float("nan")
+    for act in (nn.ReLU, nn.GELU, lambda: nn.Hardswish(inplace=True)):
+        got = {}
+        for below in (2**24, 1):
+            monkeypatch.setattr(mt, "_EXACT_BELOW", below)
+            model = nn.Sequential(act())
+            with UnitMonitor(model, unit_axis=1) as monitor:
+                for b in batches:
+                    model(b.clone())
+            got[below] = monitor.stats()["0"]
+        a, b = got[1], got[2**24]
+        assert a.n == b.n == 48
+        for field in ("active", "abs_sum", "sum"):  # bit for bit, NaN where it was
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.GELU, lambda: nn.ELU(inplace=True)])
+def test_a_layer_whose_dtype_changes_between_batches(act):
+    """Each batch is reduced in its own dtype (float32 for bfloat16) and added into float64:
+    the per-batch buffers follow the batch's dtype."""
+    torch.manual_seed(6)
+    model = nn.Sequential(act())
+    xs = [torch.randn(9, 7), torch.randn(5, 7).bfloat16(), torch.randn(4, 7).double()]
+    want = torch.zeros(3, 7, dtype=torch.float64)
+    with UnitMonitor(model) as monitor:
+        for x in xs:
+            pre = x.clone()
+            h = model(x)
+            red = torch.float32 if h.dtype == torch.bfloat16 else h.dtype
+            want += torch.stack(
+                [(pre > 0).sum(0).double(), h.abs().sum(0, dtype=red), h.sum(0, dtype=red)]
+            )
+    got = monitor.stats()["0"]
+    assert got.n == 18
+    np.testing.assert_array_equal(got.active, want[0].numpy().astype(np.int64))
+    np.testing.assert_array_equal(got.abs_sum, want[1].numpy())
+    np.testing.assert_array_equal(got.sum, want[2].numpy())
