@@ -114,10 +114,19 @@ def tanh(x: Any) -> Any:
 
     On jax, ``keras.ops.tanh`` returned float32 results for float64 input (tanh(−11.5) = −1.0
     where −0.99999999988 is float64's; measured); expm1 keeps the dtype and is exact next to 0,
-    and the quotient never cancels (2.1 ulp there). Elsewhere the backends' own tanh is the more
-    accurate (the quotient cost 5.9 ulp in float64 and 6 ulp in float32 on tensorflow).
+    and the quotient never cancels (2.1 ulp there). On tensorflow, float64 above |x| = 0.5 is
+    (1 − w)/(1 + w), w = e^(−2|x|) (see below); elsewhere the backends' own tanh.
     """
-    if _dtype(x) != "float64" or _backend.backend() != "jax":
+    if _dtype(x) != "float64":
+        return ops.tanh(x)
+    if _backend.backend() == "tensorflow":
+        # tensorflow's float64 tanh saturates early (7.5 ulp at x = -14.2); from |x| = 0.5 on,
+        # (1 - w)/(1 + w) with w = e^(-2|x|) <= 0.37 neither cancels nor overflows (1.85 ulp
+        # with tensorflow's own tanh below, on 46,000 points against mpmath).
+        w = ops.exp(-2.0 * ops.abs(x))
+        r = (1.0 - w) / (1.0 + w)
+        return ops.where(ops.abs(x) < 0.5, ops.tanh(x), ops.where(x < 0, -r, r))
+    if _backend.backend() != "jax":
         return ops.tanh(x)
     positive = x > 0
     e = ops.expm1(ops.where(positive, -2.0 * x, 2.0 * x))  # expm1(−2|x|), keeping −0
