@@ -82,8 +82,9 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor, turn: int = 0) -> list
         return [(*head, w) for w in weights]
     if name in ("elu", "elu_backward", "elu_backward_graph"):
         head = (x,) if name == "elu" else (grad, x)
-        # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale).
-        return [(*head, 1.0), (*head, -0.5), (*head, 0.5, 1.0507, 2.0)]
+        # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale) every other sample.
+        general = [(*head, 0.5, 1.0507, 2.0)] if turn % 2 else []
+        return [(*head, 1.0), (*head, -0.5), *general]
     if name.startswith("activation"):
         head = (x,) if name == "activation" else (grad, x)
         return [(*head, NAMED[turn % len(NAMED)])]
