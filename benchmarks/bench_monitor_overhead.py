@@ -8,7 +8,10 @@ one under ``UnitMonitor(model, gradients=True)``. A step is ``zero_grad``, forwa
 cross-entropy, backward, SGD ``step``. The three copies take their steps in alternation, in a
 rotating order, ``REPS`` times; each figure is the median of the paired ratios (a monitored
 step over the bare step beside it), which drifts less than a ratio of medians on this shared
-machine. ``Tensor.copy_`` bandwidth of the same run is printed beside the figures.
+machine. Printed beside the figures: ``Tensor.copy_`` bandwidth of the same run, how idle the
+CPUs were in the 3 s before it (Linux ``/proc/stat``) and the 1-minute load average before and
+after it (the run itself adds about 2 on this 2-core machine; more means another job shared the
+cores, and the ratios are then less trustworthy).
 
 Run: ``python benchmarks/bench_monitor_overhead.py [reps]`` →
 ``benchmarks/results/monitor_overhead.{json,md}``.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import statistics
 import sys
 import time
@@ -42,6 +46,22 @@ def copy_bandwidth(n: int = 10**6, reps: int = 100) -> float:
         dst.copy_(src)
         times.append(time.perf_counter() - t)
     return 2 * 4 * n / statistics.median(times) / 1e9
+
+
+def idle_fraction(seconds: float = 3.0) -> float | None:
+    """Fraction of CPU time idle over ``seconds`` (``/proc/stat``), ``None`` off Linux."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(fields[:8]), fields[3] + fields[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (idle1 - idle0) / max(total1 - total0, 1)
 
 
 def mlp() -> nn.Module:
@@ -110,20 +130,27 @@ def measure(make, shape, reps: int) -> dict:
 
 
 def main(reps: int = REPS) -> dict:
+    idle_before = idle_fraction()
+    load_before = os.getloadavg()[0]
     rows = {name: measure(make, shape, reps) for name, (make, shape) in MODELS.items()}
     result = {
         "threads": torch.get_num_threads(),
         "reps": reps,
         "copy_GBps": copy_bandwidth(),
+        "idle_before": idle_before,
+        "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "rows": rows,
     }
+    idle = "n/a" if idle_before is None else f"{idle_before:.0%}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "monitor_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Training step with UnitMonitor attached, CPU ({result['threads']} threads), "
         f"paired medians of {reps}",
         "",
-        f"`Tensor.copy_` bandwidth of the run: {result['copy_GBps']:.1f} GB/s.",
+        f"`Tensor.copy_` bandwidth of the run: {result['copy_GBps']:.1f} GB/s. CPUs idle in the "
+        f"3 s before: {idle}; 1-minute load average before/after: {load_before:.2f} / "
+        f"{result['load_avg_1min']['after']:.2f} (the run itself adds up to ~2).",
         "",
         "| model | bare ms | monitor / bare | monitor, gradients=True / bare |",
         "|---|---:|---:|---:|",
