@@ -378,6 +378,35 @@ def test_modules_call_their_functions():
     assert torch.equal(m(x), F.prelu(x, m.weight))
 
 
+def test_modules_check_reassigned_arguments_at_the_next_call():
+    # A module checks its arguments once (the hot call skips them); reassigning one must take
+    # effect, a bad value must raise at the next call, and the float32 range rule must still
+    # apply after a float64 call with the same module.
+    x = torch.tensor([-2.0, 3.0])
+    m = rt.LeakyReLU(0.01)
+    assert m(x).tolist() == pytest.approx([-0.02, 3.0])
+    m.negative_slope = 0.5
+    assert m(x).tolist() == [-1.0, 3.0]
+    m.negative_slope = math.nan
+    with pytest.raises(ValueError, match="negative_slope"):
+        m(x)
+    m.negative_slope, m.inplace = 0.5, "yes"
+    with pytest.raises(TypeError, match="inplace"):
+        m(x)
+    m.inplace = True
+    y = x.clone()
+    assert m(y) is y and y.tolist() == [-1.0, 3.0]
+    elu = rt.ELU(alpha=1e300)
+    assert elu(x.double()).tolist()[1] == 3.0
+    with pytest.raises(ValueError, match=r"alpha=1e\+300 overflows float32"):
+        elu(x)
+    z = torch.tensor([-2.0, 3.0], requires_grad=True)
+    gelu = rt.GELU()
+    exact = type(gelu(z).grad_fn)
+    gelu.backward_bits = 2  # an option: the few-bit backward from the next call on
+    assert type(gelu(z).grad_fn) is type(F.gelu(z, backward_bits=2).grad_fn) is not exact
+
+
 def test_convert_replaces_nested_activations_and_keeps_parameters():
     torch.manual_seed(7)
     inner = nn.Sequential(nn.Linear(4, 4), nn.PReLU(4, init=0.3), nn.GELU("tanh"))

@@ -115,8 +115,13 @@ def shape_weight(input: torch.Tensor, weight: Any, name: str, fn: str) -> torch.
     return w
 
 
-def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
-    """``call(input, params, weights, inplace, options)``: checks, then fast or generic path."""
+def _caller(
+    activation: Activation,
+) -> tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]]:
+    """``(call, run)``: ``call(input, params, weights, inplace, options)`` checks its arguments
+    and calls ``run(input, params, shaped, inplace, options)``, which takes them checked (the
+    weights shaped) and runs the fast or generic path. A module checks its arguments once and
+    calls ``run`` (``ActivationModule.forward``)."""
     fast = FAST.get(activation.name)
     checks = {o.name: o.check for o in (fast.options if fast else ())}
     name = activation.name
@@ -131,6 +136,9 @@ def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
         if options:
             options = {k: checks[k](v) for k, v in options.items()}
         shaped = {k: shape_weight(input, v, k, name) for k, v in weights.items()} if weights else {}
+        return run(input, params, shaped, inplace, options)
+
+    def run(input, params, shaped, inplace, options):
         if torch.jit.is_tracing():
             # torch.jit.trace records the catalog's math as plain ATen ops (no custom op, no
             # Python autograd.Function), so a saved trace loads and runs without relukit.
@@ -138,14 +146,14 @@ def _caller(activation: Activation) -> Callable[..., torch.Tensor]:
         if inplace and (_ag._fwd_ad_active() or _ag._functorch_active()):
             # In place under forward AD or torch.func: the out-of-place function on a clone
             # (which has a tangent rule), copied back; copy_ carries the tangent.
-            return input.copy_(call(input.clone(), params, weights, False, options))
+            return input.copy_(run(input.clone(), params, shaped, False, options))
         if fast is not None:
             return fast.run(input, params, shaped, inplace, options)
         if inplace:
             return _generic.apply_inplace(activation, input, params)
         return _generic.apply(activation, input, params, shaped)
 
-    return call
+    return call, run
 
 
 def _options(activation: Activation) -> tuple[Option, ...]:
@@ -214,8 +222,9 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
             _dict_source(o.name for o in options),
         )
     )
+    call, run = _caller(activation)
     env = {
-        "_call": _caller(activation),
+        "_call": call,
         "_has_torch_function": torch.overrides.has_torch_function,
         "_handle": torch.overrides.handle_torch_function,
     }
@@ -225,6 +234,7 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
     fn.__annotations__ = {"input": torch.Tensor, **_annotations(activation), "return": torch.Tensor}
     fn.__doc__ = _function_doc(activation)
     fn.activation = activation
+    fn._run_checked = run  # what a module calls with its arguments checked once
     return fn
 
 
@@ -350,8 +360,40 @@ class ActivationModule(nn.Module):
         return getattr(nn, cls.activation.class_name, None)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        # A plain tensor in eager mode (the hot call): the module's arguments are checked once
+        # per kind of input (float64 or not: the range rule differs) and again only after one
+        # is reassigned (__setattr__). Per call this saves the function's argument checks
+        # (~4 µs of a ~6 µs Python layer), which cost more than their own time at 1e6 elements:
+        # benchmarks/bench_torch_speed.py, ReLU/LeakyReLU rows. Weights (PReLU) are shaped and
+        # checked on every call, proxies and subclasses take the function (__torch_function__).
+        if type(input) is torch.Tensor and not self._weights and not torch.compiler.is_compiling():
+            _check_input(input, self.activation)
+            wide = input.dtype == torch.float64
+            checked = self.__dict__.get("_checked")
+            if checked is None or checked[0] is not wide:
+                checked = self._check_arguments(input, wide)
+            return type(self)._function._run_checked(input, checked[1], {}, *checked[2:])
         kwargs = {n: getattr(self, n) for n in self._arguments}
         return type(self)._function(input, **kwargs)
+
+    def _check_arguments(self, input: torch.Tensor, wide: bool) -> tuple:
+        """``(wide, params, inplace, options)`` checked as the function checks them, kept in
+        ``__dict__`` (not a buffer or attribute that state_dict or repr would see)."""
+        activation = self.activation
+        params = {n: getattr(self, n) for n in self._values}
+        params = _check_params(activation, input, params) if params else {}
+        inplace = getattr(self, "inplace", False)
+        if inplace is not False and inplace is not True:
+            raise TypeError(f"{activation.name}(): inplace must be True or False, got {inplace!r}")
+        options = {o.name: o.check(getattr(self, o.name)) for o in _options(activation)}
+        checked = (wide, params, inplace, options)
+        self.__dict__["_checked"] = checked
+        return checked
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._arguments:  # checked again at the next call
+            self.__dict__.pop("_checked", None)
+        super().__setattr__(name, value)
 
     def __prepare_scriptable__(self) -> nn.Module:
         # torch.jit.script calls this on every submodule before compiling it.
