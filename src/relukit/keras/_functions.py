@@ -432,8 +432,9 @@ def _jax_custom(
     (``keras.ops.cast(x, "float64")`` is float64 inside it, float32 outside), so the catalog's
     math runs on the same ``_ops`` namespace as elsewhere. Piecewise-linear entries and float64
     input need no scope (it is a no-op where x64 is already on). Entries with a ``_jax_fast``
-    core (ELU, both GELUs: XLA's float64 erfc and expm1 are slow on the CPU) run it instead of
-    the catalog's composition (``_jax_fast_vjp``).
+    core run it instead of the catalog's composition (``_jax_fast_vjp``): for float32 and half
+    x ELU and both GELUs (XLA's float64 erfc and expm1 are slow on the CPU), for float64 x exact
+    GELU (XLA's float64 erfc is also 8-240 ulp off, which put exact GELU 125 ulp off).
     """
     import jax
 
@@ -441,9 +442,13 @@ def _jax_custom(
     scope: Callable[[], Any] = contextlib.nullcontext
     if cdtype == "float32" and not activation.piecewise_linear:
         cdtype, scope = "float64", _x64_scope()
-        core = None if names else _jax_fast.get(activation.name, p)
+        core = None if names else _jax_fast.get(activation.name, p, "float32")
         if core is not None:
-            return _jax_fast_vjp(core, dtype, scope)
+            return _jax_fast_vjp(core, dtype, scope, "float32")
+    elif cdtype == "float64" and not names:
+        core = _jax_fast.get(activation.name, p, "float64")
+        if core is not None:
+            return _jax_fast_vjp(core, dtype, scope, "float64")
 
     def weights(ws: tuple[Any, ...]) -> dict[str, Any]:
         # Weights are rounded to the compute dtype, as PyTorch rounds them to the input's.
@@ -473,11 +478,14 @@ def _jax_custom(
     return f
 
 
-def _jax_fast_vjp(core: Callable[..., Any], dtype: str, scope: Callable[[], Any]) -> Any:
-    """``_jax_custom`` for an entry with a ``_jax_fast`` core (float32 or half x, computed in
-    float64 in ``scope``): the forward rounds the value once to x's dtype and saves the
-    derivative rounded once to float32 (the compute dtype: what goes between forward and
-    backward stays out of float64); the backward multiplies the upstream gradient by it."""
+def _jax_fast_vjp(
+    core: Callable[..., Any], dtype: str, scope: Callable[[], Any], cdtype: str
+) -> Any:
+    """``_jax_custom`` for an entry with a ``_jax_fast`` core, which computes in float64 (in
+    ``scope`` for float32 or half x): the forward rounds the value once to x's dtype and saves
+    the derivative rounded once to the compute dtype ``cdtype`` (float32 for float32 and half
+    x: what goes between forward and backward stays out of float64); the backward multiplies
+    the upstream gradient by it."""
     import jax
 
     def forward(x):
@@ -488,10 +496,10 @@ def _jax_fast_vjp(core: Callable[..., Any], dtype: str, scope: Callable[[], Any]
     def fwd(x):
         with scope():
             y, d = core(_cast(x, "float64"))
-            return _cast(y, dtype), _cast(d, "float32")
+            return _cast(y, dtype), _cast(d, cdtype)
 
     def bwd(d, upstream):
-        return (_cast(_cast(upstream, "float32") * d, dtype),)
+        return (_cast(_cast(upstream, cdtype) * d, dtype),)
 
     f = jax.custom_vjp(forward)
     f.defvjp(fwd, bwd)
