@@ -69,8 +69,7 @@ def _check_params(activation: Activation, input: torch.Tensor, params: dict) -> 
     params = activation.check_params(**params)
     limit = torch.finfo(torch.float64 if input.dtype == torch.float64 else torch.float32)
     for p in activation.params:
-        value = params.get(p.name)
-        if p.kind == "real" and abs(value) > limit.max:
+        if p.kind == "real" and abs(value := params[p.name]) > limit.max:
             raise ValueError(
                 f"{activation.name}(): {p.name}={value!r} overflows {limit.dtype}, the dtype this "
                 f"input's parameters must be finite in; use a value of magnitude at most "
@@ -200,7 +199,7 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
     values = [p for p in activation.params if p.kind != "weight"]
     weights = [p for p in activation.params if p.kind == "weight"]
     options = _options(activation)
-    positional = [("input", _EMPTY)]
+    positional: list[tuple[str, Any]] = [("input", _EMPTY)]
     positional += [(p.name, _EMPTY if p.kind == "weight" else p.default) for p in activation.params]
     if activation.inplace:
         positional.append(("inplace", False))
@@ -222,7 +221,7 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
             _dict_source(o.name for o in options),
         )
     )
-    call, run = _caller(activation)
+    call = _caller(activation)[0]
     env = {
         "_call": call,
         "_has_torch_function": torch.overrides.has_torch_function,
@@ -234,7 +233,6 @@ def function(activation: Activation) -> Callable[..., torch.Tensor]:
     fn.__annotations__ = {"input": torch.Tensor, **_annotations(activation), "return": torch.Tensor}
     fn.__doc__ = _function_doc(activation)
     fn.activation = activation
-    fn._run_checked = run  # what a module calls with its arguments checked once
     return fn
 
 
@@ -353,6 +351,9 @@ class ActivationModule(nn.Module):
     _option_names: tuple[str, ...] = ()
     _arguments: tuple[str, ...] = ()
     _function: Callable[..., torch.Tensor]
+    _run: Callable[..., torch.Tensor]  # _function's body, arguments checked (_caller)
+    init: float  # a weighted module's initial slope
+    num_parameters: int
 
     @classmethod
     def torch_class(cls) -> type[nn.Module] | None:
@@ -372,7 +373,7 @@ class ActivationModule(nn.Module):
             checked = self.__dict__.get("_checked")
             if checked is None or checked[0] is not wide:
                 checked = self._check_arguments(input, wide)
-            return type(self)._function._run_checked(input, checked[1], {}, *checked[2:])
+            return type(self)._run(input, checked[1], {}, *checked[2:])
         kwargs = {n: getattr(self, n) for n in self._arguments}
         return type(self)._function(input, **kwargs)
 
@@ -412,8 +413,7 @@ class ActivationModule(nn.Module):
         if self._weights:
             new = theirs.__new__(theirs)
             nn.Module.__init__(new)
-            new.num_parameters = self.num_parameters
-            new.init = self.init
+            vars(new).update(num_parameters=self.num_parameters, init=self.init)  # plain values
             for n in self._weights:
                 setattr(new, n, getattr(self, n))
         else:
@@ -447,7 +447,8 @@ class ActivationModule(nn.Module):
             new = cls.__new__(cls)
             nn.Module.__init__(new)
             new.num_parameters = getattr(module, "num_parameters", 1)
-            new.init = getattr(module, "init", cls.activation.param(cls._weights[0]).initial)
+            init: Any = getattr(module, "init", cls.activation.param(cls._weights[0]).initial)
+            new.init = init
             for n in cls._weights:  # the same Parameter: optimizers keep tracking it
                 setattr(new, n, getattr(module, n))
             return new
@@ -531,6 +532,7 @@ def module(activation: Activation, fn: Callable[..., torch.Tensor]) -> type[Acti
                 + tuple(o.name for o in options)
             ),
             "_function": staticmethod(fn),
+            "_run": staticmethod(_caller(activation)[1]),
         },
     )
     init.__qualname__ = f"{activation.class_name}.__init__"

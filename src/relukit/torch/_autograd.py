@@ -49,6 +49,8 @@ registered), so double backward and ``gradgradcheck`` work. Out-of-place functio
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.autograd import Function
@@ -57,6 +59,7 @@ _A = torch.ops.aten
 _TANH_CLAMP = 30.0
 _GELU_FLAT = 40.0  # beyond ±40, gelu(x) is x or 0 in every dtype (Φ(-40) < 1e-300)
 
+_unwrap_if_dead: Callable[[Any], Any] | None
 try:  # functorch's cheap liveness unwrap, as Function.apply does it (private; optional)
     _unwrap_if_dead = torch._C._functorch.unwrap_if_dead
 except AttributeError:  # pragma: no cover - older/newer torch without it
@@ -104,7 +107,8 @@ def with_forward_mode(cls: type[Function]) -> type[Function]:
     Dynamo cannot trace a Function that defines ``jvp`` ("Unsupported custom jvp"), and
     ``torch.func``/forward-mode AD need one; ``apply`` picks the twin only under those.
     """
-    cls.forward_mode = type(cls.__name__, (cls,), {"jvp": staticmethod(cls.tangent)})
+    tangent = staticmethod(cls.tangent)  # type: ignore[attr-defined]  # each subclass defines it
+    cls.forward_mode = type(cls.__name__, (cls,), {"jvp": tangent})  # type: ignore[attr-defined]
     return cls
 
 
@@ -122,7 +126,7 @@ def apply(fn: type[Function], *args):
     if _unwrap_if_dead is None:  # pragma: no cover
         return fn.apply(*args)
     args = tuple(_unwrap_if_dead(a) if isinstance(a, torch.Tensor) else a for a in args)
-    return super(Function, fn).apply(*args)
+    return super(Function, fn).apply(*args)  # type: ignore[misc]  # _C._FunctionBase.apply
 
 
 def propagate_nan(grad: torch.Tensor, saved: torch.Tensor, fix: bool) -> torch.Tensor:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from torch import nn
 
 from .._catalog import CATALOG
+from ._adapter import ActivationModule
 from ._modules import MODULES
 
 
-def _replacements() -> dict[type[nn.Module], type]:
+def _replacements() -> dict[type[nn.Module], type[ActivationModule]]:
     """torch.nn class → relukit class, for every catalog activation (enumerated via the catalog)."""
-    out = {}
+    out: dict[type[nn.Module], type[ActivationModule]] = {}
     for activation in CATALOG:
         ours = MODULES[activation.name]
         if (theirs := ours.torch_class()) is not None:
