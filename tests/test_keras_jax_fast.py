@@ -1,7 +1,7 @@
 """relukit.keras's jax fast paths (``relukit/keras/_jax_fast.py``): float64 cores for float32
 inputs, on exp and a polynomial instead of XLA's slow float64 erfc/expm1, and float64 exact GELU's
-core for float64 inputs, on exp, a polynomial and double-double products instead of XLA's float64
-erfc (8-240 ulp off).
+core for float64 inputs (``relukit/keras/_gelu64.py``, which tensorflow runs too), on exp, a
+polynomial and double-double products instead of XLA's float64 erfc (8-240 ulp off).
 
 The polynomials (erfcx, and the Mills ratio of the float64 core) are regenerated here from their
 definitions and measured against mpmath; each float32 core's float64 value and derivative,
@@ -23,7 +23,7 @@ from cases import CASES, ULPS, default_case
 import relukit
 
 pytest.importorskip("keras")
-from relukit.keras import _jax_fast
+from relukit.keras import _gelu64, _jax_fast
 
 
 def _chebyshev_erfcx_coefficients(k: float, degree: int) -> list[float]:
@@ -162,7 +162,7 @@ def test_cores_exist_for_float32_smooth_entries_and_float64_exact_gelu_only():
 def _mills_coefficients(k: float, degree: int, t_max: float) -> list:
     """F(t) = Φ(−t)·e^(t²/2)·(t + √(2/π)) interpolated at Chebyshev nodes of u = (t − k)/(t + k)
     on t ∈ [0, t_max], as monomial coefficients of u (mpmath values: the derivation
-    _jax_fast._MILLS states)."""
+    _gelu64._MILLS states)."""
     with mp.workdps(50):
         k, c = mp.mpf(k), mp.sqrt(2 / mp.pi)
         lo, hi = mp.mpf(-1), (t_max - k) / (t_max + k)
@@ -188,23 +188,23 @@ def _mills_coefficients(k: float, degree: int, t_max: float) -> list:
 
 
 def test_mills_polynomial_is_the_stated_interpolant_and_accurate():
-    mills = _jax_fast._MILLS
-    coefficients = _mills_coefficients(_jax_fast._MILLS_K, len(mills) - 1, 40.0)
+    mills = _gelu64._MILLS
+    coefficients = _mills_coefficients(_gelu64._MILLS_K, len(mills) - 1, 40.0)
     np.testing.assert_allclose(mills, [float(v) for v in coefficients], rtol=1e-13, atol=1e-20)
     with mp.workdps(50):
-        assert float(coefficients[0] - mp.mpf(mills[0])) == _jax_fast._MILLS_A0_LO
+        assert float(coefficients[0] - mp.mpf(mills[0])) == _gelu64._MILLS_A0_LO
         for name in ("_SQRT_2_OVER_PI", "_INV_SQRT_2PI_DD"):
-            hi, lo = getattr(_jax_fast, name)
+            hi, lo = getattr(_gelu64, name)
             exact = mp.sqrt(2 / mp.pi) if name == "_SQRT_2_OVER_PI" else 1 / mp.sqrt(2 * mp.pi)
             assert (hi, lo) == (float(exact), float(exact - mp.mpf(float(exact))))
-        assert float(mp.log(2) - mp.mpf(_jax_fast._LN2_HI)) == _jax_fast._LN2_LO
-        assert float(mp.mpf(_jax_fast._LN2_HI) * 2**33) % 1 == 0  # 33 bits: n·_LN2_HI exact
+        assert float(mp.log(2) - mp.mpf(_gelu64._LN2_HI)) == _gelu64._LN2_LO
+        assert float(mp.mpf(_gelu64._LN2_HI) * 2**33) % 1 == 0  # 33 bits: n·_LN2_HI exact
         # the polynomial (its stored coefficients, exact arithmetic) against F
-        k, worst = _jax_fast._MILLS_K, mp.mpf(0)
+        k, worst = _gelu64._MILLS_K, mp.mpf(0)
         for t in [*np.linspace(0, 40, 161), *np.logspace(-8, 0, 17)]:
             t = mp.mpf(float(t))
             u = (t - k) / (t + k)
-            p = mp.fsum(mp.mpf(a) * u**j for j, a in enumerate(mills)) + _jax_fast._MILLS_A0_LO
+            p = mp.fsum(mp.mpf(a) * u**j for j, a in enumerate(mills)) + _gelu64._MILLS_A0_LO
             f = mp.ncdf(-t) * mp.exp(t * t / 2) * (t + mp.sqrt(2 / mp.pi))
             worst = max(worst, abs(p - f))
     assert worst < 1e-17  # F ≥ 0.399: 2.5e-17 relative, a fifth of float64's half-ulp

@@ -160,3 +160,14 @@ def test_fast_paths_avoid_selects_and_expm1(name, params, selects):
     ops = [o.type for o in graph.get_operations()]
     assert sum(op in ("Select", "SelectV2") for op in ops) <= selects, ops
     assert "Expm1" not in ops, ops
+
+
+def test_autograph_converts_the_functions(caplog):
+    """A user's ``tf.function`` (AutoGraph on) converts relukit's call path without a warning
+    (``apply``'s ``:=`` made AutoGraph log "could not transform ... Please report this to the
+    TensorFlow team" at every first trace)."""
+    import relukit.keras as rk
+
+    with caplog.at_level("WARNING"):
+        tf.function(lambda x: rk.gelu(x))(tf.constant([1.0, -2.0], tf.float64))
+    assert "could not transform" not in caplog.text

@@ -377,8 +377,11 @@ def apply(activation: Activation, x: Any, params: dict[str, Any], weights: dict[
     if _TF:
         key = (activation.name, repr(p), dtype, tuple(wdtypes), tuple(wshapes))
         fn = _TF_FAST.get(key)
-        if fn is None and (core := _tf_fast.get(activation.name, p, cdtype)) is not None:
-            fn = _TF_FAST[key] = _tf_custom(core, dtype, cdtype, wdtypes, wshapes)
+        if fn is None:
+            # no `:=` here: AutoGraph (a user's tf.function) cannot convert it, and says so
+            core = _tf_fast.get(activation.name, p, cdtype)
+            if core is not None:
+                fn = _TF_FAST[key] = _tf_custom(core, dtype, cdtype, wdtypes, wshapes)
         if fn is not None:
             return fn(x, *ws)
     return _custom(activation, p, names, dtype, wdtypes, wshapes)(x, *ws)

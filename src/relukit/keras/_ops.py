@@ -7,8 +7,10 @@ data-dependent Python, so it traces under ``jit`` and on torch's ``meta`` device
 float64 (``keras.ops.maximum``/``minimum`` would demote it to float32 on torch and jax); no
 operation takes ``out=`` (passing one raises ``TypeError``).
 
-- ``gaussian`` is the catalog's traceable Φ and φ (``_special.ndtr``/``normal_pdf``) with
-  ``keras.ops.erfc`` (its two-products split with the dtype's Veltkamp splitter).
+- ``gaussian`` is, in float32, the catalog's traceable Φ and φ (``_special.ndtr``/``normal_pdf``)
+  with ``keras.ops.erfc`` (its two-products split with the dtype's Veltkamp splitter); in float64
+  ``_gelu64``'s (the Mills ratio as a polynomial and a double-double e^(−x²/2), no erfc), scaled
+  by 2⁻ᵏ for x ≤ 0.
 - ``two_prod`` (Dekker) splits with the dtype's splitter (2¹²+1 in float32, 2²⁷+1 in float64),
   so the catalog's double-double arithmetic is exact in float32 too; a Python-float constant is
   taken as its rounding to the dtype plus the rest, which goes into the low part. That is why
@@ -31,6 +33,7 @@ from keras import backend as _backend
 from keras import ops
 
 from .._catalog import _dd, _special
+from . import _gelu64
 
 __all__ = [
     "abs",
@@ -220,15 +223,13 @@ def exp_neg(a: Any, a_lo: Any = 0.0) -> tuple[Any, Any]:
 
 
 def ldexp(v: Any, k: Any, *, out: Any = None) -> Any:
-    """v·2⁻ᵏ; ``k = 0`` (what ``exp_neg`` and ``gaussian`` return here) is free."""
+    """v·2⁻ᵏ; ``k = 0`` (what ``exp_neg`` and float32's ``gaussian`` return) is free; else k is
+    a float64 tensor of integers (float64's ``gaussian``), |k| ≤ 2044."""
     _no_out(out)
     if isinstance(k, int) and k == 0:
         return v
-    # Two factors, each a normal power of two for |k| ≤ 2044 (a single 2⁻ᵏ would underflow);
-    # operators only: keras.ops.floor would demote float64 to float32 on torch and jax.
-    half = k * 0.5
-    half = half - (half % 1.0)
-    return v * (2.0 ** (-half)) * (2.0 ** (half - k))
+    # float64 k (gaussian's): two factors, each a normal power of two built from its bits.
+    return _gelu64.ldexp(_gelu64.array_ops(_backend.backend()), v, -k)
 
 
 def _splitter(x: Any) -> float:
@@ -239,49 +240,17 @@ def _splitter(x: Any) -> float:
 
 
 def gaussian(x: Any) -> tuple[Any, Any, Any]:
-    """``(Φ_m, φ_m, k)`` with Φ(x) = Φ_m·2⁻ᵏ and φ(x) = φ_m·2⁻ᵏ: the catalog's traceable tier
-    on ``keras.ops.erfc`` (k = 0), and in float64 below x = −20 the Mills-ratio tail scaled by
-    2²⁵⁶ (``_float64_tail``).
+    """``(Φ_m, φ_m, k)`` with Φ(x) = Φ_m·2⁻ᵏ and φ(x) = φ_m·2⁻ᵏ: in float32 the catalog's
+    traceable tier on ``keras.ops.erfc`` (k = 0); in float64 ``_gelu64.gaussian`` (no erfc: the
+    backends' float64 erfc is 7-1500 ulp off; k a float64 tensor, nonzero for x ≤ 0) on the
+    backends it has ``ArrayOps`` for (every other takes the erfc tier).
 
     x must be finite (the catalog clips it); float32 or float64.
     """
     _splitter(x)  # float32 or float64 only: refuses the rest by name
-    cdf, pdf = _special.ndtr(_SELF, x, ops.erfc), _special.normal_pdf(_SELF, x)
-    if _dtype(x) != "float64":
-        return cdf, pdf, 0
-    tail = x < _TAIL
-    cdf_m, pdf_m = _float64_tail(x)
-    k = ops.where(tail, _like(float(_TAIL_K), "float64"), _like(0.0, "float64"))
-    return ops.where(tail, cdf_m, cdf), ops.where(tail, pdf_m, pdf), k
-
-
-# Below x = −20 the backends' float64 erfc drifts (jax: 243 ulp at x = −25.9, 1.1e3 at −36.8,
-# benchmarks/results/keras_ulp.md) and their CPU kernels flush subnormal intermediates, so
-# φ(−37.7) ≈ 5e-309 became 0 and gelu' with it (true −1.8e-307). There Φ(x) = φ(x)/|x|·S(1/x²),
-# S(u) = Σ (−1)ʲ(2j − 1)!! uʲ (the asymptotic Mills ratio; with u ≤ 1/400 twelve terms leave
-# < 4e-19), and both are computed scaled by 2²⁵⁶: e^(−x²/2)·2²⁵⁶ = e^(a)·(1 + δ) with
-# a = −p/2 + 256·ln2_hi exact (p = fl(x²) and 256·ln2_hi are multiples of 2⁻⁴³, a of one float64
-# ulp: Cody–Waite) and δ = 256·ln2_lo − e/2 (x² = p + e, two-product).
-_TAIL = -20.0
-_TAIL_K = 256
-_LN2_HI = float.fromhex("0x1.62e42fefa39e0p-1")  # ln 2 rounded to a multiple of 2⁻⁴⁹
-_LN2_LO = 1.6885250050761978e-15  # ln 2 − _LN2_HI
-_INV_SQRT_2PI = 0.3989422804014327
-_MILLS = (1.0, -1.0, 3.0, -15.0, 105.0, -945.0, 10395.0, -135135.0, 2027025.0, -34459425.0,
-          654729075.0, -13749310575.0)  # fmt: skip
-
-
-def _float64_tail(x: Any) -> tuple[Any, Any]:
-    """(Φ(x)·2²⁵⁶, φ(x)·2²⁵⁶) for float64 x ≤ −20 (other lanes: those of x = −20)."""
-    t = ops.where(x < _TAIL, x, _like(_TAIL, "float64"))
-    p, e = two_prod(t, t)
-    a = -0.5 * p + _TAIL_K * _LN2_HI
-    pdf_m = ops.exp(a) * ((1.0 + (_TAIL_K * _LN2_LO - 0.5 * e)) * _INV_SQRT_2PI)
-    u = 1.0 / p
-    series = _MILLS[-1]
-    for c in reversed(_MILLS[:-1]):
-        series = series * u + c
-    return pdf_m * series / -t, pdf_m
+    if _dtype(x) == "float64" and _backend.backend() in _gelu64.BACKENDS:
+        return _gelu64.gaussian(_gelu64.array_ops(_backend.backend()), x)
+    return _special.ndtr(_SELF, x, ops.erfc), _special.normal_pdf(_SELF, x), 0
 
 
 def two_prod(a: Any, b: Any, b_split: Any = None) -> tuple[Any, Any]:
