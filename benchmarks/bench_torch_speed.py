@@ -3,8 +3,9 @@
 CPU, 1e6 float32 elements by default. For each module, ``y = m(x); y.backward(g)`` is timed
 ``REPS`` times, alternating relukit and torch.nn call by call so that both see the same machine
 state (and which of the two goes first, so that neither always runs on the other's warm
-caches); the ratio reported is the median of the paired ratios (each relukit call over the
-torch.nn call beside it), which drifts less than a ratio of medians on this shared machine.
+caches), in ``ROUNDS`` rounds over all modules; the ratio reported is the median of the paired
+ratios (each relukit call over the torch.nn call beside it), which drifts less than a ratio of
+medians on this shared machine.
 ``Tensor.copy_`` bandwidth of the same run is printed beside every figure (the physical limit
 of elementwise work). Few-bit GELU is reported beside exact GELU.
 
@@ -33,6 +34,7 @@ import relukit.torch as rt
 
 RESULTS = Path(__file__).parent / "results"
 REPS = 400
+ROUNDS = 4  # compare_all: the configurations take turns in this many rounds
 MODEL_REPS = 30
 
 
@@ -57,28 +59,62 @@ def step(module: nn.Module, x: torch.Tensor, g: torch.Tensor) -> float:
     return elapsed
 
 
-def compare(ours: nn.Module, theirs: nn.Module | None, n: int) -> dict:
+def inputs(ours: nn.Module, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (requiring grad) and the upstream gradient g for one configuration."""
     torch.manual_seed(0)
-    x = torch.randn(n, requires_grad=True)
-    g = torch.randn(n)
     if isinstance(ours, rt.PReLU):  # one slope: any shape works
-        x = torch.randn(n // 1000, 1000, requires_grad=True)
-        g = torch.randn(n // 1000, 1000)
-    a, b = [], []
-    for _ in range(20):  # warm-up
-        step(ours, x, g)
-        if theirs is not None:
+        return torch.randn(n // 1000, 1000, requires_grad=True), torch.randn(n // 1000, 1000)
+    return torch.randn(n, requires_grad=True), torch.randn(n)
+
+
+def compare_all(configs: list, n: int) -> list[dict]:
+    """Paired times of every configuration, in ``ROUNDS`` rounds of ``REPS // ROUNDS`` pairs,
+    the configurations' order rotated each round: a row's figure then mixes several moments of
+    the run and several heap states (one row's run measured 1.05-1.35x from one process to the
+    next, its kernels unchanged), instead of inheriting whatever the row before it left."""
+    data = []
+    for label, ours, theirs in configs:
+        x, g = inputs(ours, n)
+        for _ in range(20):  # warm-up
+            step(ours, x, g)
             step(theirs, x, g)
-    for i in range(REPS):  # paired; who goes first alternates (the second of a pair ran faster)
-        if theirs is not None and i % 2:
-            b.append(step(theirs, x, g))
-        a.append(step(ours, x, g))
-        if theirs is not None and not i % 2:
-            b.append(step(theirs, x, g))
-    ours_us = statistics.median(a) * 1e6
-    theirs_us = statistics.median(b) * 1e6 if b else None
-    ratio = statistics.median(x / y for x, y in zip(a, b, strict=True)) if b else None
-    return {"relukit_us": ours_us, "torch_nn_us": theirs_us, "ratio": ratio, "runs": runs(ours, x)}
+        data.append(
+            {
+                "label": label,
+                "ours": ours,
+                "theirs": theirs,
+                "x": x,
+                "g": g,
+                "a": [],
+                "b": [],
+                "bw": [],
+            }
+        )
+    for r in range(ROUNDS):
+        shift = r * len(data) // ROUNDS
+        for d in data[shift:] + data[:shift]:
+            d["bw"].append(copy_bandwidth(n))
+            ours, theirs, x, g = d["ours"], d["theirs"], d["x"], d["g"]
+            for i in range(REPS // ROUNDS):  # paired; who goes first alternates
+                if i % 2:
+                    d["b"].append(step(theirs, x, g))
+                d["a"].append(step(ours, x, g))
+                if not i % 2:
+                    d["b"].append(step(theirs, x, g))
+    rows = []
+    for d in data:
+        a, b = d["a"], d["b"]
+        rows.append(
+            {
+                "activation": d["label"],
+                "relukit_us": statistics.median(a) * 1e6,
+                "torch_nn_us": statistics.median(b) * 1e6,
+                "ratio": statistics.median(p / q for p, q in zip(a, b, strict=True)),
+                "runs": runs(d["ours"], d["x"]),
+                "copy_GBps": statistics.median(d["bw"]),
+            }
+        )
+    return rows
 
 
 def runs(module: nn.Module, x: torch.Tensor) -> str:
@@ -216,16 +252,11 @@ def model_rows() -> list[dict]:
 
 
 def main(n: int = 10**6) -> dict:
-    rows = []
-    for label, ours, theirs in configurations():
-        bw_before = copy_bandwidth(n)
-        r = compare(ours, theirs, n)
-        bw = (bw_before + copy_bandwidth(n)) / 2
-        r.update(activation=label, copy_GBps=bw)
-        rows.append(r)
+    rows = compare_all(list(configurations()), n)
+    for r in rows:
         print(
-            f"{label:24s} relukit {r['relukit_us']:9.1f} us  torch.nn {r['torch_nn_us']:9.1f} us"
-            f"  ratio {r['ratio']:.3f}  copy_ {bw:6.1f} GB/s",
+            f"{r['activation']:24s} relukit {r['relukit_us']:9.1f} us  torch.nn "
+            f"{r['torch_nn_us']:9.1f} us  ratio {r['ratio']:.3f}  copy_ {r['copy_GBps']:6.1f} GB/s",
             flush=True,
         )
     kernels = kernel_rows(n)

@@ -82,9 +82,15 @@ def torch_memory_modules() -> str:
 
 
 def torch_speed_modules() -> str:
-    rows = load("torch_speed")["rows"]
+    speed = load("torch_speed")
+    rows = speed["rows"]
     cells = [(r["activation"], f"{r['ratio']:.2f}", r.get("runs", "")) for r in rows]
-    return table(("module", "relukit / torch.nn", "what runs"), "lrl", cells)
+    bandwidth = [r["copy_GBps"] for r in rows]
+    return (
+        table(("module", "relukit / torch.nn", "what runs"), "lrl", cells)
+        + f"\n\n`copy_` ran at {min(bandwidth):.0f}–{max(bandwidth):.0f} GB/s beside these rows "
+        f"({speed['threads']} threads)."
+    )
 
 
 def torch_speed_notes() -> str:
@@ -106,12 +112,14 @@ def torch_speed_notes() -> str:
     within = sorted(e for e, u in worst.items() if u <= 1.0)
     modules = {r["activation"]: r["ratio"] for r in speed["rows"]}
     return (
-        f"The native kernels alone, on warm buffers, take {min(rectifier):.2f}–"
-        f"{max(rectifier):.2f}× ATen's time for ReLU and Leaky ReLU, and relukit's Python layer "
-        f"adds about 3 µs a call; the modules' {modules['ReLU()']:.2f}× and "
-        f"{modules['LeakyReLU()']:.2f}× above are measured with a fresh output and gradient "
-        f"each call (page faults on new memory are most of the time), where the rest of the gap "
-        f"is not yet explained. "
+        f"The native kernels alone take {min(rectifier):.2f}–{max(rectifier):.2f}× ATen's time "
+        f"for ReLU and Leaky ReLU (their backward used to read the gradient through AVX-512 "
+        f"masked loads, 1.5× ATen's time on one thread of this AMD CPU; now every lane reads "
+        f"it). The modules' {modules['ReLU()']:.2f}× and {modules['LeakyReLU()']:.2f}× above add "
+        f"relukit's Python layer, about 3 µs a call (a module checks its arguments once, not "
+        f"per call), which costs more at 1e6 elements than its own time: in a randomised "
+        f"in-process A/B, each µs of Python between the kernels added several µs to a "
+        f"forward+backward whose buffers are fresh each call. "
         f"Inside a model the activation's cost mostly disappears: one training step of the "
         f"memory benchmark's MLP takes {min(steps):.2f}–{max(steps):.2f}× torch.nn's time, "
         f"every activation included.\n\n"
