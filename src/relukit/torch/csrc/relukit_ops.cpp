@@ -315,8 +315,9 @@ Tensor relu_cpu(const Tensor& x) {
 Tensor relu_backward_cpu(const Tensor& grad, const Tensor& saved) {
   // g is read in every lane (g * 0, which the NaN lanes add to s: still NaN): written as
   // s > 0 ? g : 0 alone, GCC loads g under the mask (an AVX-512 masked load), and on this
-  // machine's AMD EPYC the one-thread relu backward took 1.6x ATen's (/tmp A/B of the two
-  // builds, 1e6 float32: 419 -> 240 us, ATen 287; two threads hid it). The same for Leaky.
+  // machine's AMD EPYC the one-thread relu backward took 1.46x ATen's (an A/B of the two
+  // builds, 1e6 float32, one thread: 419 -> 240 us, ATen 287; benchmarks/bench_torch_speed.py's
+  // kernel rows run two threads, which hid it). The same for Leaky ReLU.
   return map_binary(grad, saved, "relu_backward", false, [](auto g, auto s) RELUKIT_INLINE {
     const auto r = s > 0 ? g : decltype(g)(0);
     return s != s ? s + g * decltype(g)(0) : r;
