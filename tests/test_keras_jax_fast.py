@@ -26,37 +26,39 @@ pytest.importorskip("keras")
 from relukit.keras import _gelu64, _jax_fast
 
 
+def _chebyshev_monomials(f, n: int, lo=-1, hi=1) -> list:
+    """Monomial coefficients in u (mpmath values, lowest first) of f's interpolant at the n
+    Chebyshev nodes of u ∈ [lo, hi]: the derivation _jax_fast._ERFCX and _gelu64._MILLS state.
+    Call within ``mp.workdps``."""
+    lo, hi = mp.mpf(lo), mp.mpf(hi)
+    angles = [mp.pi * (i + mp.mpf(1) / 2) / n for i in range(n)]
+    values = [f((lo + hi) / 2 + (hi - lo) / 2 * mp.cos(a)) for a in angles]
+    cheb = [2 * mp.fsum(v * mp.cos(j * a) for v, a in zip(values, angles, strict=True)) / n
+            for j in range(n)]  # fmt: skip
+    cheb[0] /= 2
+    powers = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]  # T_j(s) in powers of s
+    for _ in range(2, n):
+        t = [mp.mpf(0)] + [2 * v for v in powers[-1]]
+        for i, v in enumerate(powers[-2]):
+            t[i] -= v
+        powers.append(t)
+    in_s = [mp.fsum(cheb[j] * powers[j][i] for j in range(i, n)) for i in range(n)]
+    a, b = 2 / (hi - lo), -(hi + lo) / (hi - lo)  # s = a·u + b maps [lo, hi] onto [−1, 1]
+    return [mp.fsum(in_s[i] * mp.binomial(i, j) * a**j * b ** (i - j) for i in range(j, n))
+            for j in range(n)]  # fmt: skip
+
+
 def _chebyshev_erfcx_coefficients(k: float, degree: int) -> list[float]:
     """erfcx(z)·(k + z) interpolated at Chebyshev nodes in u = (z − k)/(z + k), as monomial
     coefficients of u (the derivation _jax_fast._ERFCX states)."""
     with mp.workdps(50):
         k = mp.mpf(k)
-        n = degree + 1
-        nodes = [mp.cos(mp.pi * (i + mp.mpf(1) / 2) / n) for i in range(n)]
 
         def f(u):
             z = k * (1 + u) / (1 - u)
             return mp.exp(z * z) * mp.erfc(z) * (k + z)
 
-        values = [f(u) for u in nodes]
-        cheb = [
-            2
-            * mp.fsum(values[i] * mp.cos(mp.pi * j * (i + mp.mpf(1) / 2) / n) for i in range(n))
-            / n
-            for j in range(n)
-        ]
-        cheb[0] /= 2
-        powers = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]  # T_j(u) in powers of u
-        for _ in range(2, n):
-            t = [mp.mpf(0)] + [2 * v for v in powers[-1]]
-            for i, v in enumerate(powers[-2]):
-                t[i] -= v
-            powers.append(t)
-        mono = [mp.mpf(0)] * n
-        for j in range(n):
-            for i, v in enumerate(powers[j]):
-                mono[i] += cheb[j] * v
-        return [float(v) for v in mono]
+        return [float(v) for v in _chebyshev_monomials(f, degree + 1)]
 
 
 def test_erfcx_polynomial_is_the_stated_interpolant_and_accurate():
@@ -165,26 +167,12 @@ def _mills_coefficients(k: float, degree: int, t_max: float) -> list:
     _gelu64._MILLS states)."""
     with mp.workdps(50):
         k, c = mp.mpf(k), mp.sqrt(2 / mp.pi)
-        lo, hi = mp.mpf(-1), (t_max - k) / (t_max + k)
-        n = degree + 1
-        angles = [mp.pi * (i + mp.mpf(1) / 2) / n for i in range(n)]
-        values = []
-        for a in angles:
-            t = k * (1 + (u := (lo + hi) / 2 + (hi - lo) / 2 * mp.cos(a))) / (1 - u)
-            values.append(mp.ncdf(-t) * mp.exp(t * t / 2) * (t + c))
-        cheb = [2 * mp.fsum(v * mp.cos(j * a) for v, a in zip(values, angles, strict=True)) / n
-                for j in range(n)]  # fmt: skip
-        cheb[0] /= 2
-        powers = [[mp.mpf(1)], [mp.mpf(0), mp.mpf(1)]]  # T_j(s) in powers of s
-        for _ in range(2, n):
-            t = [mp.mpf(0)] + [2 * v for v in powers[-1]]
-            for i, v in enumerate(powers[-2]):
-                t[i] -= v
-            powers.append(t)
-        in_s = [mp.fsum(cheb[j] * powers[j][i] for j in range(i, n)) for i in range(n)]
-        a, b = 2 / (hi - lo), -(hi + lo) / (hi - lo)  # s = a·u + b maps [lo, hi] onto [−1, 1]
-        return [mp.fsum(in_s[i] * mp.binomial(i, j) * a**j * b ** (i - j) for i in range(j, n))
-                for j in range(n)]  # fmt: skip
+
+        def f(u):
+            t = k * (1 + u) / (1 - u)
+            return mp.ncdf(-t) * mp.exp(t * t / 2) * (t + c)
+
+        return _chebyshev_monomials(f, degree + 1, -1, (t_max - k) / (t_max + k))
 
 
 def test_mills_polynomial_is_the_stated_interpolant_and_accurate():
