@@ -378,6 +378,74 @@ def test_modules_call_their_functions():
     assert torch.equal(m(x), F.prelu(x, m.weight))
 
 
+_UNWEIGHTED = [n for n, cls in MODULES.items() if not cls._weights]
+
+
+@pytest.mark.parametrize("name", _UNWEIGHTED)
+def test_modules_call_their_native_op_directly_with_the_functions_results(name):
+    # After its first eager CPU call a module calls the native op it looked up for the input's
+    # dtype (ActivationModule.forward); values and gradients must stay the function's, bit for
+    # bit, in every dtype and as the dtype changes from call to call.
+    from relukit.torch._native import ops
+
+    torch.manual_seed(9)
+    m = MODULES[name]()
+    fn = getattr(F, name)
+    for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.float32):
+        x = (torch.randn(64, dtype=torch.float64) * 4).to(dtype)
+        x[:4] = torch.tensor([0.0, math.inf, -math.inf, math.nan])
+        for _ in range(2):  # the first call looks the op up, the second calls it
+            a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+            ya, yb = m(a), fn(b)
+            torch.testing.assert_close(ya, yb, rtol=0, atol=0, equal_nan=True)
+            g = torch.randn(64, dtype=torch.float64).to(dtype)
+            ya.backward(g)
+            yb.backward(g)
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0, equal_nan=True)
+        plan = m._native_plan
+        expected = plan is not None and ops() is not None and plan(dtype, m._checked[1], {})
+        assert ("_direct" in m.__dict__) == bool(expected)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")  # trace, jvp
+def test_a_module_looks_its_op_up_again_when_an_argument_or_the_input_changes():
+    x = torch.tensor([-2.0, 3.0])
+    m = rt.LeakyReLU(0.01)
+    m(x)
+    assert m.__dict__["_direct"][2] == (0.01,)
+    m.negative_slope = 0.5  # forgotten, looked up again at the next call
+    assert "_direct" not in m.__dict__
+    assert m(x).tolist() == [-1.0, 3.0] and m.__dict__["_direct"][2] == (0.5,)
+    m.inplace = True  # in place takes the function's path, never the direct call
+    y = x.clone()
+    assert m(y) is y and y.tolist() == [-1.0, 3.0] and "_direct" not in m.__dict__
+    gelu = rt.GELU()
+    gelu(x)
+    gelu.backward_bits = 2  # the few-bit backward has no native op
+    z = x.clone().requires_grad_()
+    assert type(gelu(z).grad_fn) is type(F.gelu(z, backward_bits=2).grad_fn)
+    assert "_direct" not in gelu.__dict__
+    relu = rt.ReLU()
+    relu(x)
+    assert torch.equal(relu(x.to(torch.int32)), torch.tensor([0, 3], dtype=torch.int32))
+    assert "_direct" not in relu.__dict__  # integers: ATen's relu
+    # Transforms, tracing and subclasses bypass the looked-up op.
+    relu(x)
+    batched = torch.func.vmap(relu)(torch.tensor([[-1.0, 2.0], [3.0, -4.0]]))
+    assert batched.tolist() == [[0.0, 2.0], [3.0, 0.0]]
+    _, tangent = torch.func.jvp(relu, (x,), (torch.ones(2),))
+    assert tangent.tolist() == [0.0, 1.0]
+    traced = torch.jit.trace(relu, x)
+    assert "relukit::" not in str(traced.graph)  # plain ATen ops
+    # A pickled or deep-copied module drops the looked-up op and finds it again.
+    import copy
+    import pickle
+
+    for twin in (copy.deepcopy(relu), pickle.loads(pickle.dumps(relu))):
+        assert "_direct" not in twin.__dict__
+        assert twin(x).tolist() == [0.0, 3.0] and "_direct" in twin.__dict__
+
+
 def test_modules_check_reassigned_arguments_at_the_next_call():
     # A module checks its arguments once (the hot call skips them); reassigning one must take
     # effect, a bad value must raise at the next call, and the float32 range rule must still

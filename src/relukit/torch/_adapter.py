@@ -27,8 +27,8 @@ from torch import nn
 
 from .._catalog import CATALOG, Activation, Param, _docs
 from . import _autograd as _ag
-from . import _generic
-from ._fast import FAST, Option
+from . import _generic, _native
+from ._fast import FAST, NativePlan, Option
 
 # --- the function ------------------------------------------------------------------------------
 
@@ -153,6 +153,11 @@ def _caller(
         return _generic.apply(activation, input, params, shaped)
 
     return call, run
+
+
+def _native_plan(activation: Activation) -> NativePlan | None:
+    fast = FAST.get(activation.name)
+    return fast.native if fast else None
 
 
 def _options(activation: Activation) -> tuple[Option, ...]:
@@ -352,6 +357,7 @@ class ActivationModule(nn.Module):
     _arguments: tuple[str, ...] = ()
     _function: Callable[..., torch.Tensor]
     _run: Callable[..., torch.Tensor]  # _function's body, arguments checked (_caller)
+    _native_plan: NativePlan | None = None  # the fast path's native op (_fast.NativePlan)
     init: float  # a weighted module's initial slope
     num_parameters: int
 
@@ -361,22 +367,48 @@ class ActivationModule(nn.Module):
         return getattr(nn, cls.activation.class_name, None)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        # A plain tensor in eager mode (the hot call): the module's arguments are checked once
-        # per kind of input (float64 or not: the range rule differs) and again only after one
-        # is reassigned (__setattr__). Per call this saves the function's argument checks
-        # (~2 µs: a 16-element LeakyReLU forward went from 7.8 to 6.0 µs), which cost more than
-        # their own time at 1e6 elements (benchmarks/bench_torch_speed.py, ReLU/LeakyReLU rows:
-        # 1.34x -> ~1.1x torch.nn's with the kernel fix beside it). Weights (PReLU) are shaped and
-        # checked on every call, proxies and subclasses take the function (__torch_function__).
+        # The hot call, a dense CPU tensor in eager mode: the native op this module's arguments
+        # give for the input's dtype, looked up once (_plan_direct) and called directly. The
+        # Python between the kernels cost more than its own time at 1e6 elements
+        # (benchmarks/bench_torch_speed.py, ReLU/LeakyReLU rows: ~1.07-1.13x torch.nn's through
+        # the function's layers, ~0.97-1.02x calling the op from the module).
+        direct = self.__dict__.get("_direct")
+        if (
+            direct is not None
+            and type(input) is torch.Tensor
+            and input.dtype is direct[0]
+            and _native.eager_dense_cpu(input)
+        ):
+            return direct[1](input, *direct[2])
+        # Any other plain tensor in eager mode: the module's arguments are checked once per kind
+        # of input (float64 or not: the range rule differs) and again only after one is
+        # reassigned (__setattr__). Weights (PReLU) are shaped and checked on every call,
+        # proxies and subclasses take the function (__torch_function__).
         if type(input) is torch.Tensor and not self._weights and not torch.compiler.is_compiling():
             _check_input(input, self.activation)
             wide = input.dtype == torch.float64
             checked = self.__dict__.get("_checked")
             if checked is None or checked[0] is not wide:
                 checked = self._check_arguments(input, wide)
+            self._plan_direct(input, checked)
             return type(self)._run(input, checked[1], {}, *checked[2:])
         kwargs = {n: getattr(self, n) for n in self._arguments}
         return type(self)._function(input, **kwargs)
+
+    def _plan_direct(self, input: torch.Tensor, checked: tuple) -> None:
+        """Keep ``(dtype, op, arguments)`` in ``__dict__`` when the fast path runs a native op
+        out of place on this input's dtype (what ``_run`` would call), else forget it."""
+        _, params, inplace, options = checked
+        plan = self._native_plan
+        call = None
+        if plan is not None and not inplace and _native.eager_dense_cpu(input):
+            call = plan(input.dtype, params, options)
+        ops = _native.for_input(input) if call is not None else None
+        if call is None or ops is None:
+            self.__dict__.pop("_direct", None)
+            return
+        op, args = call
+        self.__dict__["_direct"] = (input.dtype, getattr(ops, op), args)
 
     def _check_arguments(self, input: torch.Tensor, wide: bool) -> tuple:
         """``(wide, params, inplace, options)`` checked as the function checks them, kept in
@@ -395,7 +427,14 @@ class ActivationModule(nn.Module):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._arguments:  # checked again at the next call
             self.__dict__.pop("_checked", None)
+            self.__dict__.pop("_direct", None)
         super().__setattr__(name, value)
+
+    def __getstate__(self) -> dict:
+        # pickle and deepcopy: the looked-up op is this process's, found again at the next call
+        state = self.__dict__.copy()
+        state.pop("_direct", None)
+        return state
 
     def __prepare_scriptable__(self) -> nn.Module:
         # torch.jit.script calls this on every submodule before compiling it.
@@ -534,6 +573,7 @@ def module(activation: Activation, fn: Callable[..., torch.Tensor]) -> type[Acti
             ),
             "_function": staticmethod(fn),
             "_run": staticmethod(_caller(activation)[1]),
+            "_native_plan": staticmethod(plan) if (plan := _native_plan(activation)) else None,
         },
     )
     init.__qualname__ = f"{activation.class_name}.__init__"

@@ -34,31 +34,71 @@ class Option:
     annotation: str = "Any"  # for the typed stubs (scripts/make_stubs.py)
 
 
+# The native op an out-of-place call runs on CPU (eager and compiled), as a function of what
+# the call's result depends on: ``plan(dtype, params, options)`` gives the op's name and its
+# arguments after the input, or ``None`` where no native op applies to that dtype and those
+# arguments. One function serves the fast path (``native_call``) and the module, which looks
+# it up once per input dtype and then calls the op directly (``ActivationModule.forward``).
+NativePlan = Callable[[torch.dtype, dict, dict], "tuple[str, tuple] | None"]
+
+
 @dataclass(frozen=True)
 class FastPath:
-    """What runs for one activation, what it saves for backward (docstring text), and its
-    options."""
+    """What runs for one activation, what it saves for backward (docstring text), its options,
+    and the native op it runs where one applies (``NativePlan``)."""
 
     run: Callable[..., torch.Tensor]
     saves: str
     options: tuple[Option, ...] = ()
+    native: NativePlan | None = None
 
 
 FAST: dict[str, FastPath] = {}
 
 
-def register(name: str, *, saves: str, options: tuple[Option, ...] = ()):
-    """Register ``fn`` as catalog entry ``name``'s fast path; a ``few_bit`` entry also gets the
-    ``backward_bits`` option, which runs the few-bit backward instead of ``fn``."""
+def register(
+    name: str,
+    *,
+    saves: str,
+    options: tuple[Option, ...] = (),
+    native: NativePlan | None = None,
+):
+    """Register ``fn`` as catalog entry ``name``'s fast path, ``native`` as the native op it
+    runs where one applies; a ``few_bit`` entry also gets the ``backward_bits`` option, which
+    runs the few-bit backward instead of ``fn`` (and no native op)."""
 
     def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        run, opts = fn, options
+        run, opts, plan = fn, options, native
         if get(name).few_bit:
             run, opts = _with_few_bit(name, fn), (*options, _BACKWARD_BITS)
-        FAST[name] = FastPath(run, saves, opts)
+            if native is not None:
+                plan = _exact_backward_only(native)
+        FAST[name] = FastPath(run, saves, opts, plan)
         return fn
 
     return deco
+
+
+def _exact_backward_only(plan: NativePlan) -> NativePlan:
+    """``plan`` where ``backward_bits`` is ``None``; no native op with the few-bit backward."""
+
+    def exact(dtype, params, options):
+        return None if options.get("backward_bits") is not None else plan(dtype, params, options)
+
+    return exact
+
+
+def native_call(
+    plan: NativePlan, input: torch.Tensor, params: dict, options: dict
+) -> torch.Tensor | None:
+    """The native op's out-of-place result where ``plan`` gives one and the native kernels may
+    run on ``input`` (``_native.for_input``), else ``None``."""
+    if (call := plan(input.dtype, params, options)) is None:
+        return None
+    if (ops := _native.for_input(input)) is None:
+        return None
+    op, args = call
+    return getattr(ops, op)(input, *args)
 
 
 def check_bits(backward_bits):
@@ -107,6 +147,13 @@ def _with_few_bit(name: str, fn: Callable[..., torch.Tensor]) -> Callable[..., t
 _FLOAT32_ZERO = 2.0**-150  # a real of at most this magnitude rounds to 0 in float32
 
 
+def _is_relu(slope: float, dtype: torch.dtype) -> bool:
+    """Whether Leaky ReLU with ``slope`` is ReLU on ``dtype``: a slope that is 0 once rounded
+    (ATen rounds it to float32 except for float64 input) gives the same values and derivative,
+    and f(-inf) = 0 where ATen's 0·(-inf) gives NaN."""
+    return slope == 0.0 or (abs(slope) <= _FLOAT32_ZERO and dtype != torch.float64)
+
+
 def _tracked(*tensors: torch.Tensor) -> bool:
     """Whether autograd (reverse or forward mode, or a torch.func transform) may need our rule."""
     if torch.compiler.is_compiling():
@@ -116,16 +163,21 @@ def _tracked(*tensors: torch.Tensor) -> bool:
     return _ag._fwd_ad_active() or _ag._functorch_active()
 
 
+def _relu_native(dtype, params, options):
+    return ("relu", ()) if dtype.is_floating_point else None  # integers: ATen's
+
+
 @register(
     "relu",
     saves="the output (as torch.nn). Unlike ``torch.nn.functional.relu``, a NaN input gets a "
     "NaN gradient (PyTorch gives 1).",
+    native=_relu_native,
 )
 def relu(input, params, weights, inplace, options):
     # The native op first, tracked or not (as fast as ATen's without autograd): one check less
     # per call (benchmarks/bench_channels_last.py measures the Python layer's share).
-    if not inplace and input.is_floating_point() and (native := _native.for_input(input)):
-        return native.relu(input)
+    if not inplace and (y := native_call(_relu_native, input, params, options)) is not None:
+        return y
     if not input.is_floating_point() or not _tracked(input):
         return torch.relu_(input) if inplace else torch.relu(input)
     fix = _ag.has_nan(input)
@@ -134,21 +186,25 @@ def relu(input, params, weights, inplace, options):
     return _ag.apply(_ag.Relu, input, fix)
 
 
+def _leaky_native(dtype, params, options):
+    slope = params["negative_slope"]
+    return ("relu", ()) if _is_relu(slope, dtype) else ("leaky_relu", (slope,))
+
+
 @register(
     "leaky_relu",
     saves="the output when ``negative_slope > 0`` (torch.nn saves the input, so ``Linear → "
     "LeakyReLU → Linear`` stores the hidden tensor twice; relukit stores it once), the input "
     "when it is negative, and in place the output plus a 1-byte sign mask. In place also works "
     "with a negative slope, which PyTorch refuses.",
+    native=_leaky_native,
 )
 def leaky_relu(input, params, weights, inplace, options):
     slope = params["negative_slope"]
-    # A slope that is 0 once rounded (ATen rounds it to float32 except for float64 input) is
-    # ReLU: same values and derivative, and f(-inf) = 0 where ATen's 0·(-inf) gives NaN.
-    if slope == 0.0 or (abs(slope) <= _FLOAT32_ZERO and input.dtype != torch.float64):
+    if _is_relu(slope, input.dtype):
         return relu(input, {}, weights, inplace, options)
-    if not inplace and (native := _native.for_input(input)) is not None:
-        return native.leaky_relu(input, slope)
+    if not inplace and (y := native_call(_leaky_native, input, params, options)) is not None:
+        return y
     if not _tracked(input):
         return (
             torch.ops.aten.leaky_relu_(input, slope) if inplace else _ag._A.leaky_relu(input, slope)
@@ -187,6 +243,10 @@ def prelu(input, params, weights, inplace, options):
     return _ag.zero_slope_at_minus_inf(y, input, w)
 
 
+def _elu_native(dtype, params, options):
+    return ("elu", (params["alpha"],))  # every float dtype
+
+
 @register(
     "elu",
     saves="the input (as torch.nn): from the output, alpha·exp(x) would be output + alpha, which "
@@ -196,21 +256,25 @@ def prelu(input, params, weights, inplace, options):
     "results equal eager ones (inductor's own ELU is exp(x) − 1, which cancels next to 0). In "
     "place, a clone of the input (as torch's in-place GELU and SiLU); PyTorch's own elu_ saves "
     "the output and refuses a negative alpha.",
+    native=_elu_native,
 )
 def elu(input, params, weights, inplace, options):
     alpha = params["alpha"]
-    if (
-        not inplace
-        and input.dtype in _NATIVE_DTYPES
-        and (native := _native.for_input(input)) is not None
-    ):
-        return native.elu(input, alpha)
+    if not inplace and (y := native_call(_elu_native, input, params, options)) is not None:
+        return y
     if not _tracked(input):
         return _ag.elu_value(input, alpha, out=input if inplace else None)
     fix = _ag.has_nan(input)
     if inplace:  # the gradient needs the input: computed on a clone (as torch's silu_, gelu_)
         return input.copy_(_ag.apply(_ag.Elu, input.clone(), alpha, fix))
     return _ag.apply(_ag.Elu, input, alpha, fix)
+
+
+def _gelu_native(dtype, params, options):
+    tanh = params["approximate"] == "tanh"
+    if tanh and dtype == torch.float64:  # the catalog's double-double math: the generic path
+        return None
+    return ("gelu", (tanh,))
 
 
 @register(
@@ -225,10 +289,11 @@ def elu(input, params, weights, inplace, options):
     "CUDA, ``torch.func`` and ONNX export run ATen's "
     "float32/half kernels patched at ±inf, NaN and near float max (absolute error below 1.1e-6 "
     "in float32).",
+    native=_gelu_native,
 )
 def gelu(input, params, weights, inplace, options):
     approximate = params["approximate"]
-    if (y := _native.gelu(input, approximate)) is not None:
+    if (y := native_call(_gelu_native, input, params, options)) is not None:
         return y
     if input.dtype == torch.float64:
         # ATen's float64 GELU is 0 below x ≈ −8.3 and its tanh-form gradient is off by up to

@@ -29,8 +29,8 @@ from torch.autograd import Function
 from .._catalog import get
 from .._catalog._selu import ALPHA_DIGITS, LAMBDA, LAMBDA_ALPHA
 from . import _autograd as _ag
-from . import _generic, _native
-from ._fast import _tracked, register
+from . import _generic
+from ._fast import _tracked, native_call, register
 
 F = torch.nn.functional
 _A = torch.ops.aten
@@ -50,9 +50,10 @@ class Kernels:
     grad_fast: Callable[..., torch.Tensor] | None = None
     from_output: bool = False  # ReLU6: the derivative is a function of the output
     # relukit's native op for float32 and narrower on CPU, out of place (eager and compiled):
-    # ``native(ops, x, name, **params)``. SELU and CELU are ATen's elu(x, alpha, scale,
-    # input_scale); the parameter-free ones share relukit::activation(x, name).
-    native: Callable[..., torch.Tensor] | None = None
+    # ``native(name, **params)`` gives the op's name and its arguments after the input. SELU
+    # and CELU are relukit::elu(x, alpha, scale, input_scale); the parameter-free ones share
+    # relukit::activation(x, name).
+    native: Callable[..., tuple[str, tuple]] | None = None
 
 
 def _nan(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -72,8 +73,8 @@ def _mish_d(x, **_):
     return t + xc * torch.sigmoid(xc) * (1.0 - t * t)
 
 
-def _named(ops, x, name, **_):  # relukit::activation(x, name)
-    return ops.activation(x, name)
+def _named(name, **_):  # relukit::activation(x, name)
+    return "activation", (name,)
 
 
 KERNELS: dict[str, Kernels] = {
@@ -104,13 +105,13 @@ KERNELS: dict[str, Kernels] = {
             x, torch.where(x > 0, LAMBDA, LAMBDA_ALPHA * torch.exp(x.clamp(max=0.0)))
         ),
         grad_fast=lambda g, x, **_: _nan(x, _A.elu_backward(g, _SELU_ALPHA, LAMBDA, 1.0, False, x)),
-        native=lambda ops, x, name: ops.elu(x, _SELU_ALPHA, LAMBDA, 1.0),
+        native=lambda name: ("elu", (_SELU_ALPHA, LAMBDA, 1.0)),
     ),
     "celu": Kernels(
         # ATen's CELU backward rounds its coefficients (2.8e-7 off at alpha = 0.1): f' here.
         value=lambda x, alpha: F.celu(x, alpha),
         derivative=lambda x, alpha: torch.where(x > 0, 1.0, torch.exp(x.clamp(max=0.0) / alpha)),
-        native=lambda ops, x, name, alpha: ops.elu(x, alpha, 1.0, 1.0 / alpha),
+        native=lambda name, alpha: ("elu", (alpha, 1.0, 1.0 / alpha)),
     ),
     "hardswish": Kernels(
         value=lambda x, **_: F.hardswish(x.clamp(min=-4.0)),
@@ -189,7 +190,20 @@ def value(name: str, x: torch.Tensor, params: dict) -> torch.Tensor:
     return k.value(_wide(k, x), **params).to(x.dtype)
 
 
-def _runner(name: str):
+def _plan(name: str):
+    """The entry's ``NativePlan`` (``_fast``): float64 takes the generic path, except ReLU6,
+    which is exact in every dtype."""
+    k = KERNELS[name]
+    if k.native is None:
+        return None
+
+    def plan(dtype, params, options):
+        return None if dtype == torch.float64 and not k.from_output else k.native(name, **params)
+
+    return plan
+
+
+def _runner(name: str, plan):
     activation = get(name)
     k = KERNELS[name]
 
@@ -201,8 +215,9 @@ def _runner(name: str):
             if inplace:
                 return _generic.apply_inplace(activation, input, params)
             return _generic.apply(activation, input, params, weights)
-        if k.native is not None and not inplace and (ops := _native.for_input(input)) is not None:
-            return k.native(ops, input, name, **params)
+        native = plan is not None and not inplace
+        if native and (y := native_call(plan, input, params, options)) is not None:
+            return y
         if not _tracked(input):
             y = value(name, input, params)
             return input.copy_(y) if inplace else y
@@ -234,4 +249,5 @@ def _saves(name: str) -> str:
 
 
 for _name in KERNELS:
-    register(_name, saves=_saves(_name))(_runner(_name))
+    _native_plan = _plan(_name)
+    register(_name, saves=_saves(_name), native=_native_plan)(_runner(_name, _native_plan))

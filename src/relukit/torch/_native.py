@@ -256,6 +256,24 @@ def for_input(x: torch.Tensor):
     return _OVERLOADS if ops() is not None else None
 
 
+def eager_dense_cpu(x: torch.Tensor) -> bool:
+    """Whether x takes the eager native path as it is: a dense CPU tensor in eager mode, not
+    under ``torch.func`` transforms, forward AD, ``torch.compile`` or ``torch.jit.trace``
+    (``ActivationModule.forward`` calls the op it looked up for x's dtype when this holds)."""
+    return (
+        not torch.compiler.is_compiling()  # first: dynamo folds it, and traces nothing after
+        and x.is_cpu
+        and x.layout is _STRIDED
+        and not x.is_nested
+        and not _ag._functorch_active()
+        and not _ag._fwd_ad_active()
+        and not torch._C._is_tracing()
+    )
+
+
+_STRIDED = torch.strided
+
+
 class _Overloads:
     """``torch.ops.relukit`` with each op resolved to its one overload (``.default``), for eager
     calls: calling the ``OpOverload`` skips the packet's overload resolution in Python, 1.6 of
@@ -269,12 +287,3 @@ class _Overloads:
 
 
 _OVERLOADS = _Overloads()
-
-
-def gelu(x: torch.Tensor, approximate: str) -> torch.Tensor | None:
-    """GELU from the native kernels where they apply to x, else ``None`` (float64's tanh form
-    runs the catalog's double-double math: the generic path)."""
-    tanh = approximate == "tanh"
-    if (tanh and x.dtype == torch.float64) or (native := for_input(x)) is None:
-        return None
-    return native.gelu(x, tanh)
