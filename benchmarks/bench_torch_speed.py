@@ -7,7 +7,10 @@ caches), in ``ROUNDS`` rounds over all modules; the ratio reported is the median
 ratios (each relukit call over the torch.nn call beside it), which drifts less than a ratio of
 medians on this shared machine.
 ``Tensor.copy_`` bandwidth of the same run is printed beside every figure (the physical limit
-of elementwise work). Few-bit GELU is reported beside exact GELU.
+of elementwise work). Few-bit GELU is reported beside exact GELU. Control rows, in the same
+rounds, say what the module rows are made of: relukit's native op called from a bare module
+(the module less relukit's Python), and torch.nn's module against itself (what two identical
+modules measure in this alternation).
 
 A second table times the native kernels alone (``torch.ops.relukit``, no autograd) against the
 ATen kernels that torch.nn runs, forward and backward, in alternation. A third times one
@@ -110,7 +113,6 @@ def compare_all(configs: list, n: int) -> list[dict]:
                 "relukit_us": statistics.median(a) * 1e6,
                 "torch_nn_us": statistics.median(b) * 1e6,
                 "ratio": statistics.median(p / q for p, q in zip(a, b, strict=True)),
-                "runs": runs(d["ours"], d["x"]),
                 "copy_GBps": statistics.median(d["bw"]),
             }
         )
@@ -149,6 +151,34 @@ def configurations():
                     cls(backward_bits=k),
                     cls.torch_class()(),
                 )
+
+
+class _BareOp(nn.Module):
+    """A module whose forward is one call of a native op: what relukit's module costs without
+    any Python of its own."""
+
+    def __init__(self, name: str, *args: float) -> None:
+        super().__init__()
+        from relukit.torch import _native
+
+        _native.ops()  # loads the library (torch.ops.relukit)
+        self.op, self.args = getattr(torch.ops.relukit, name).default, args
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x, *self.args)
+
+
+def control_configurations():
+    """Rows that say what the module rows are made of, measured in the same rounds: the native
+    op from a bare module (relukit's module less its Python), and torch.nn against itself (the
+    floor of this alternation: what two identical modules measure)."""
+    from relukit.torch import _native
+
+    if _native.ops() is not None:
+        yield "relukit::relu, bare module", _BareOp("relu"), nn.ReLU()
+        yield "relukit::leaky_relu, bare module", _BareOp("leaky_relu", 0.01), nn.LeakyReLU()
+    yield "torch.nn ReLU against itself", nn.ReLU(), nn.ReLU()
+    yield "torch.nn LeakyReLU against itself", nn.LeakyReLU(), nn.LeakyReLU()
 
 
 def kernel_pairs():
@@ -252,8 +282,12 @@ def model_rows() -> list[dict]:
 
 
 def main(n: int = 10**6) -> dict:
-    rows = compare_all(list(configurations()), n)
-    for r in rows:
+    configs = list(configurations())
+    measured = compare_all(configs + list(control_configurations()), n)
+    rows, controls = measured[: len(configs)], measured[len(configs) :]
+    for r, (_, ours, _) in zip(rows, configs, strict=True):
+        r["runs"] = runs(ours, torch.randn(4, 1000, requires_grad=True))
+    for r in measured:
         print(
             f"{r['activation']:24s} relukit {r['relukit_us']:9.1f} us  torch.nn "
             f"{r['torch_nn_us']:9.1f} us  ratio {r['ratio']:.3f}  copy_ {r['copy_GBps']:6.1f} GB/s",
@@ -269,6 +303,7 @@ def main(n: int = 10**6) -> dict:
         "torch": torch.__version__,
         "reps": REPS,
         "rows": rows,
+        "control_rows": controls,
         "kernel_rows": kernels,
         "model_step_rows": steps,
     }
@@ -284,6 +319,18 @@ def main(n: int = 10**6) -> dict:
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
+        lines.append(
+            f"| {r['activation']} | {r['relukit_us']:.1f} | {r['torch_nn_us']:.1f} | "
+            f"{r['ratio']:.3f} | {r['copy_GBps']:.1f} |"
+        )
+    lines += [
+        "",
+        f"# Controls, measured in the same rounds as the modules, medians of {REPS}",
+        "",
+        "| control | µs | torch.nn µs | ratio (paired) | copy_ GB/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in controls:
         lines.append(
             f"| {r['activation']} | {r['relukit_us']:.1f} | {r['torch_nn_us']:.1f} | "
             f"{r['ratio']:.3f} | {r['copy_GBps']:.1f} |"

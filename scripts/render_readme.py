@@ -111,15 +111,22 @@ def torch_speed_notes() -> str:
     ]
     within = sorted(e for e, u in worst.items() if u <= 1.0)
     modules = {r["activation"]: r["ratio"] for r in speed["rows"]}
+    controls = {r["activation"]: r["ratio"] for r in speed["control_rows"]}
+    bare = [v for k, v in controls.items() if "bare module" in k]
+    same = [v for k, v in controls.items() if "against itself" in k]
     return (
         f"The native kernels alone take {min(rectifier):.2f}–{max(rectifier):.2f}× ATen's time "
         f"for ReLU and Leaky ReLU (their backward used to read the gradient through AVX-512 "
         f"masked loads, which stalled on one thread of this AMD CPU; now every lane reads it). "
-        f"The modules' {modules['ReLU()']:.2f}× and {modules['LeakyReLU()']:.2f}× above add "
-        f"relukit's Python layer (a module checks its arguments once, not per call), which "
-        f"costs more at 1e6 elements than its own time: in a randomised "
-        f"in-process A/B, each µs of Python between the kernels added several µs to a "
-        f"forward+backward whose buffers are fresh each call. "
+        f"With autograd, the native op called from a bare module takes "
+        f"{min(bare):.2f}–{max(bare):.2f}× torch.nn's time, and the modules above "
+        f"{modules['ReLU()']:.2f}× and {modules['LeakyReLU()']:.2f}×, in the same rounds where "
+        f"torch.nn's module against itself measures {min(same):.2f}–{max(same):.2f}× (the "
+        f"controls in `benchmarks/results/torch_speed.md`). ReLU's and Leaky ReLU's autograd "
+        f"nodes are built by hand, as ATen's generated code builds its own "
+        f"(`torch::autograd::Function`'s bookkeeping cost them more than the kernels' own "
+        f"differences; the C++ file's header), and a module calls its op directly once it has "
+        f"looked it up for the input's dtype. "
         f"Inside a model the activation's cost mostly disappears: one training step of the "
         f"memory benchmark's MLP takes {min(steps):.2f}–{max(steps):.2f}× torch.nn's time, "
         f"every activation included.\n\n"

@@ -165,3 +165,34 @@ def test_torch_export_keeps_the_ops():
     ops = ("relu", "leaky_relu", "gelu", "elu")
     assert {f"relukit.{op}.default" for op in ops} <= targets
     assert torch.equal(exported.module()(x), Model()(x))
+
+
+# compiled autograd's own tracing reads a non-leaf's .grad (torch.nn's modules warn alike)
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+@pytest.mark.parametrize("slope", [0.01, -0.2])
+def test_compiled_autograd_runs_the_eager_graphs_nodes(slope):
+    # An eager forward, its backward traced by compiled autograd into one graph (fullgraph: no
+    # node may be a graph break): every relukit node (ReLU's and Leaky ReLU's hand-built ones,
+    # the torch::autograd::Function ones) must give the eager gradients, bit for bit.
+    from torch._dynamo import compiled_autograd
+
+    torch._dynamo.reset()
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8),
+        rt.ReLU(),
+        rt.LeakyReLU(slope),
+        rt.GELU(),
+        rt.ELU(),
+        rt.SiLU(),
+        rt.PReLU(8),
+        torch.nn.Linear(8, 1),
+    )
+    x = torch.randn(5, 6)
+    model(x).sum().backward()
+    eager = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    with compiled_autograd._enable(torch.compile(backend="aot_eager", fullgraph=True)):
+        model(x).sum().backward()
+    for p, g in zip(model.parameters(), eager, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=0, atol=0)

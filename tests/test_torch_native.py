@@ -50,7 +50,37 @@ def test_native_kernels_are_built_and_used():
     ys = (F.relu(x), F.leaky_relu(x, 0.2), F.gelu(x), F.gelu(x, approximate="tanh"), F.elu(x))
     ys += (F.prelu(x, torch.tensor(0.1, requires_grad=True)),)
     for y in ys:
-        assert type(y.grad_fn).__name__ == "CppFunction"  # torch::autograd::Function in C++
+        assert type(y.grad_fn).__name__ == "CppFunction"  # a node built in C++
+    assert ys[0].grad_fn.name() == "RelukitReluBackward"  # hand-built, as ATen's own
+    assert ys[1].grad_fn.name() == "RelukitLeakyReluBackward"
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script.*` is deprecated:DeprecationWarning")  # fwAD
+def test_the_hand_built_nodes_refuse_a_tangent_and_follow_saved_tensor_hooks():
+    import torch.autograd.forward_ad as fwAD
+
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(torch.randn(3), torch.ones(3))
+        for op in (
+            lambda t: torch.ops.relukit.relu(t),
+            lambda t: torch.ops.relukit.leaky_relu(t, 0.1),
+        ):
+            with pytest.raises(RuntimeError, match="no forward-mode AD formula"):
+                op(dual)
+    # What a node saves goes through saved_tensors_hooks (activation offloading, checkpointing).
+    packed = []
+
+    def pack(t):
+        packed.append(t.clone())
+        return len(packed) - 1
+
+    x = torch.tensor([-1.0, 2.0, math.nan], requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda i: packed[i]):
+        y = torch.ops.relukit.leaky_relu(x, 0.5)  # saves its output (a positive slope)
+    assert len(packed) == 1
+    torch.testing.assert_close(packed[0], y.detach(), equal_nan=True)
+    (g,) = torch.autograd.grad(y, x, torch.ones(3))
+    torch.testing.assert_close(g, torch.tensor([0.5, 1.0, math.nan]), equal_nan=True)
 
 
 @pytest.mark.parametrize("case", NATIVE_CASES, ids=lambda c: c.id)

@@ -1,12 +1,17 @@
 // relukit's native CPU kernels for PyTorch: one fused pass per forward and per backward, with
-// autograd in C++ (torch::autograd::Function), registered as the ops torch.ops.relukit.*.
+// autograd in C++ (hand-built nodes for ReLU and Leaky ReLU, torch::autograd::Function for the
+// others), registered as the ops torch.ops.relukit.*.
 //
 // Why they exist (1e6 float32, 2 threads, measured against torch.nn in the same run):
 // - NaN rule. ATen's backward kernels send a NaN input down a finite branch (relu'(NaN) = 1), so
 //   the ATen path needs one extra read-only reduction per call to find NaNs (21 us, against 38 us
 //   for copy_). Here the rule is one more select inside the backward's single pass.
-// - Overhead. A Python autograd.Function costs ~15% of ReLU's forward+backward; a C++ one costs
-//   what ATen's own autograd nodes cost.
+// - Overhead. A Python autograd.Function costs ~15% of ReLU's forward+backward. ReLU and Leaky
+//   ReLU build their autograd node by hand, as ATen's generated code does (RectifierBackward):
+//   through torch::autograd::Function they took 1.08-1.20x torch.nn's forward+backward, the
+//   kernels alone being at parity; by hand 0.98-1.06x (the same alternation, three processes;
+//   benchmarks/bench_torch_speed.py's control rows). The other ops use torch::autograd::Function,
+//   whose cost is small beside their float64 arithmetic.
 // - Exact GELU. ATen's float32 GELU is 0.5*x*(1 + erf(x/sqrt 2)), which loses relative accuracy
 //   below x = -1 (1.9e3 ulp on [-3, -1], 0 instead of ~1e-8 below -5.7); its tanh form cancels
 //   in 1 + tanh the same way. Here float32, float16 and bfloat16 GELU and GELU', both forms, are
@@ -57,6 +62,9 @@
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/autograd/saved_variable.h>
+#include <torch/csrc/dynamo/compiled_autograd.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -1175,42 +1183,91 @@ std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Ten
   return prelu_backward_op().call(grad, x, w);
 }
 
-struct ReluFunction : public torch::autograd::Function<ReluFunction> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x) {
-    Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = relu_op().call(x);
-    }
-    ctx->save_for_backward({out});  // the output, as torch.nn.ReLU
-    return out;
+// ReLU's and Leaky ReLU's node, built by hand as ATen's generated autograd code builds its own
+// (see the header: torch::autograd::Function's bookkeeping cost these two up to 20% of their
+// forward+backward). It saves the output for ReLU and for a positive slope (same sign as the
+// input; torch.nn's Leaky ReLU saves the input), else the input, and calls "<name>_backward"
+// through the dispatcher. Compiled autograd gets it as an opaque function of the saved tensor
+// and the slope (apply_with_saved), as torch::autograd::Function's nodes are.
+struct RectifierBackward final : public torch::autograd::TraceableFunction {
+  torch::autograd::SavedVariable saved_;
+  double slope_ = 0.0;
+  bool leaky_ = false;
+
+  std::string name() const override {
+    return leaky_ ? "RelukitLeakyReluBackward" : "RelukitReluBackward";
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor saved = ctx->get_saved_variables()[0];
-    return {relu_backward_op().call(grads[0], saved)};
+  void release_variables() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    saved_.reset_data();
+  }
+  static variable_list backward(const Tensor& grad, const Tensor& saved, double slope,
+                                bool leaky) {
+    if (!grad.defined()) return {Tensor()};
+    return {leaky ? leaky_relu_backward_op().call(grad, saved, slope)
+                  : relu_backward_op().call(grad, saved)};
+  }
+  variable_list apply(variable_list&& grads) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!task_should_compute_output(0)) return {Tensor()};
+    return backward(grads[0], saved_.unpack(getptr()), slope_, leaky_);
+  }
+  static variable_list functional(const variable_list& grads, const std::vector<c10::IValue>& a) {
+    return backward(grads[0], a[0].toTensor(), a[1].toDouble(), a[2].toBool());
+  }
+  void compiled_args(torch::dynamo::autograd::CompiledNodeArgs& args) const override {
+    args.collect(saved_, /*is_output=*/!leaky_ || slope_ > 0);
+    args.collect(slope_);
+    args.collect(leaky_);
+  }
+  variable_list apply_with_saved(const variable_list& grads,
+                                 torch::dynamo::autograd::SwapSavedVariables& saved) override {
+    namespace ca = torch::dynamo::autograd;
+    saved.before(saved_);
+    const std::vector<c10::IValue> args{saved_.unpack(getptr()), slope_, leaky_};
+    const std::vector<at::TypePtr> schema{at::TensorType::get(), c10::FloatType::get(),
+                                          c10::BoolType::get()};
+    const auto& py = ca::getPyCompilerInterface();
+    const std::string fn = py->bind_function(saved.get_py_compiler(), name(), functional, schema,
+                                             /*is_custom_function=*/true, /*is_traceable=*/true);
+    const auto metadata =
+        ca::IValuePacker<std::vector<std::optional<torch::autograd::InputMetadata>>>::pack(
+            ca::get_input_metadata(next_edges()));
+    variable_list result = py->call_function(saved.get_py_compiler(), "apply_functional", fn,
+                                             grads, args, metadata);
+    saved.after(saved_);
+    return result;
   }
 };
 
-struct LeakyReluFunction : public torch::autograd::Function<LeakyReluFunction> {
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double slope) {
-    Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = leaky_relu_op().call(x, slope);
-    }
-    // A positive slope keeps the input's sign: save the output (torch.nn saves the input).
-    ctx->save_for_backward({slope > 0 ? out : x});
-    ctx->saved_data["slope"] = slope;
-    return out;
+Tensor rectifier_autograd(const Tensor& x, bool leaky, double slope) {
+  // No forward-mode formula here (relukit.torch.functional takes ATen's path under forward AD
+  // and torch.func): refuse a tangent rather than drop it.
+  TORCH_CHECK(!torch::autograd::isFwGradDefined(x), leaky ? "relukit::leaky_relu" : "relukit::relu",
+              ": no forward-mode AD formula; call relukit.torch.functional, which runs ATen's "
+              "path under forward AD");
+  Tensor out;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    out = leaky ? leaky_relu_op().call(x, slope) : relu_op().call(x);
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor saved = ctx->get_saved_variables()[0];
-    const double slope = ctx->saved_data["slope"].toDouble();
-    return {leaky_relu_backward_op().call(grads[0], saved, slope), Tensor()};
+  if (torch::autograd::compute_requires_grad(x)) {
+    auto node = c10::make_intrusive<RectifierBackward>();
+    node->set_next_edges(torch::autograd::collect_next_edges(x));
+    node->slope_ = slope;
+    node->leaky_ = leaky;
+    torch::autograd::set_history(out, node);  // before saving the output (it needs grad_fn)
+    const bool from_output = !leaky || slope > 0;
+    node->saved_ = torch::autograd::SavedVariable(from_output ? out : x, from_output);
   }
-};
+  return out;
+}
 
+// kTraceable: the Functions' backward passes only call relukit's ops through the dispatcher, so
+// compiled autograd may trace them into its graph (without it, each node is a graph break and
+// torch.compile(fullgraph=True) of a backward fails; tests/test_torch_compile.py).
 struct GeluFunction : public torch::autograd::Function<GeluFunction> {
+  static constexpr bool is_traceable = true;  // see kTraceable
   static Tensor forward(AutogradContext* ctx, const Tensor& x, bool tanh) {
     ctx->save_for_backward({x});  // the input, as torch.nn.GELU
     ctx->saved_data["tanh"] = tanh;
@@ -1225,6 +1282,7 @@ struct GeluFunction : public torch::autograd::Function<GeluFunction> {
 };
 
 struct EluFunction : public torch::autograd::Function<EluFunction> {
+  static constexpr bool is_traceable = true;  // see kTraceable
   static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha, double scale,
                         double input_scale) {
     ctx->save_for_backward({x});  // the input, as torch.nn.ELU (from the output f' cancels)
@@ -1245,6 +1303,7 @@ struct EluFunction : public torch::autograd::Function<EluFunction> {
 };
 
 struct ActivationFunction : public torch::autograd::Function<ActivationFunction> {
+  static constexpr bool is_traceable = true;  // see kTraceable
   static Tensor forward(AutogradContext* ctx, const Tensor& x, c10::string_view name) {
     ctx->saved_data["name"] = std::string(name);
     Tensor out;
@@ -1264,6 +1323,7 @@ struct ActivationFunction : public torch::autograd::Function<ActivationFunction>
 };
 
 struct PreluFunction : public torch::autograd::Function<PreluFunction> {
+  static constexpr bool is_traceable = true;  // see kTraceable
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w) {
     ctx->save_for_backward({x, w});  // the input and the weight, as torch.nn.PReLU
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -1276,7 +1336,7 @@ struct PreluFunction : public torch::autograd::Function<PreluFunction> {
   }
 };
 
-Tensor relu_autograd(const Tensor& x) { return ReluFunction::apply(x); }
+Tensor relu_autograd(const Tensor& x) { return rectifier_autograd(x, false, 0.0); }
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
 Tensor activation_autograd(const Tensor& x, c10::string_view name) {
   return ActivationFunction::apply(x, name);
@@ -1285,7 +1345,7 @@ Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_sc
   return EluFunction::apply(x, alpha, scale, input_scale);
 }
 Tensor leaky_relu_autograd(const Tensor& x, double slope) {
-  return LeakyReluFunction::apply(x, slope);
+  return rectifier_autograd(x, true, slope);
 }
 Tensor gelu_autograd(const Tensor& x, bool tanh) { return GeluFunction::apply(x, tanh); }
 
