@@ -37,7 +37,7 @@ import relukit.torch as rt
 
 RESULTS = Path(__file__).parent / "results"
 REPS = 400
-ROUNDS = 4  # compare_all: the configurations take turns in this many rounds
+ROUNDS = 8  # compare_all: the configurations take turns in this many rounds
 MODEL_REPS = 30
 
 
@@ -72,9 +72,13 @@ def inputs(ours: nn.Module, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def compare_all(configs: list, n: int) -> list[dict]:
     """Paired times of every configuration, in ``ROUNDS`` rounds of ``REPS // ROUNDS`` pairs,
-    the configurations' order rotated each round: a row's figure then mixes several moments of
-    the run and several heap states (one row's run measured 1.05-1.35x from one process to the
-    next, its kernels unchanged), instead of inheriting whatever the row before it left."""
+    the configurations' order rotated each round and their input and gradient drawn into new
+    buffers each round: a row's figure then mixes several moments of the run, several heap
+    states and several placements of its buffers, instead of inheriting whatever the row before
+    it left or where its one input landed (one row measured 1.05-1.35x from one process to the
+    next with its kernels unchanged; with one input per row for the whole run, LeakyReLU's
+    relukit/torch.nn swung 0.95-1.16 between two runs while torch.nn against itself stayed
+    1.00-1.02)."""
     data = []
     for label, ours, theirs in configs:
         x, g = inputs(ours, n)
@@ -97,6 +101,8 @@ def compare_all(configs: list, n: int) -> list[dict]:
         shift = r * len(data) // ROUNDS
         for d in data[shift:] + data[:shift]:
             d["bw"].append(copy_bandwidth(n))
+            if r:  # the same values in new buffers
+                d["x"], d["g"] = inputs(d["ours"], n)
             ours, theirs, x, g = d["ours"], d["theirs"], d["x"], d["g"]
             for i in range(REPS // ROUNDS):  # paired; who goes first alternates
                 if i % 2:

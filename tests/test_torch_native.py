@@ -51,8 +51,8 @@ def test_native_kernels_are_built_and_used():
     ys += (F.prelu(x, torch.tensor(0.1, requires_grad=True)),)
     for y in ys:
         assert type(y.grad_fn).__name__ == "CppFunction"  # a node built in C++
-    assert ys[0].grad_fn.name() == "RelukitReluBackward"  # hand-built, as ATen's own
-    assert ys[1].grad_fn.name() == "RelukitLeakyReluBackward"
+    names = ["Relu", "LeakyRelu", "Gelu", "Gelu", "Elu"]  # hand-built, as ATen's own
+    assert [y.grad_fn.name() for y in ys[:5]] == [f"Relukit{n}Backward" for n in names]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script.*` is deprecated:DeprecationWarning")  # fwAD
@@ -61,9 +61,13 @@ def test_the_hand_built_nodes_refuse_a_tangent_and_follow_saved_tensor_hooks():
 
     with fwAD.dual_level():
         dual = fwAD.make_dual(torch.randn(3), torch.ones(3))
+        ops = torch.ops.relukit
         for op in (
-            lambda t: torch.ops.relukit.relu(t),
-            lambda t: torch.ops.relukit.leaky_relu(t, 0.1),
+            ops.relu,
+            lambda t: ops.leaky_relu(t, 0.1),
+            lambda t: ops.gelu(t, False),
+            lambda t: ops.elu(t, 1.0),
+            lambda t: ops.activation(t, "silu"),
         ):
             with pytest.raises(RuntimeError, match="no forward-mode AD formula"):
                 op(dual)

@@ -1,17 +1,15 @@
 // relukit's native CPU kernels for PyTorch: one fused pass per forward and per backward, with
-// autograd in C++ (hand-built nodes for ReLU and Leaky ReLU, torch::autograd::Function for the
-// others), registered as the ops torch.ops.relukit.*.
+// autograd in C++ (hand-built nodes, as ATen's; torch::autograd::Function for PReLU), registered
+// as the ops torch.ops.relukit.*.
 //
 // Why they exist (1e6 float32, 2 threads, measured against torch.nn in the same run):
 // - NaN rule. ATen's backward kernels send a NaN input down a finite branch (relu'(NaN) = 1), so
 //   the ATen path needs one extra read-only reduction per call to find NaNs (21 us, against 38 us
 //   for copy_). Here the rule is one more select inside the backward's single pass.
-// - Overhead. A Python autograd.Function costs ~15% of ReLU's forward+backward. ReLU and Leaky
-//   ReLU build their autograd node by hand, as ATen's generated code does (RectifierBackward):
-//   through torch::autograd::Function they took 1.08-1.20x torch.nn's forward+backward, the
-//   kernels alone being at parity; by hand 0.98-1.06x (the same alternation, three processes;
-//   benchmarks/bench_torch_speed.py's control rows). The other ops use torch::autograd::Function,
-//   whose cost is small beside their float64 arithmetic.
+// - Overhead. A Python autograd.Function costs ~15% of ReLU's forward+backward, and even
+//   torch::autograd::Function's bookkeeping cost ReLU and Leaky ReLU 5-20% over torch.nn; the
+//   single-input ops build their autograd node by hand, as ATen's generated code does
+//   (UnaryBackward below).
 // - Exact GELU. ATen's float32 GELU is 0.5*x*(1 + erf(x/sqrt 2)), which loses relative accuracy
 //   below x = -1 (1.9e3 ulp on [-3, -1], 0 instead of ~1e-8 below -5.7); its tanh form cancels
 //   in 1 + tanh the same way. Here float32, float16 and bfloat16 GELU and GELU', both forms, are
@@ -1132,9 +1130,10 @@ const auto& gelu_backward_graph_op() {
 }
 
 // --- autograd ----------------------------------------------------------------------------------
-// The forward ops: torch::autograd::Functions whose forward redispatches below autograd and
-// whose backward calls the "<name>_backward" op. Those have an Autograd kernel of their own:
-// when a graph is wanted it runs the differentiable "<name>_backward_graph", else the kernel.
+// The forward ops' Autograd kernels redispatch below autograd and give the output a node
+// (UnaryBackward; PReLU's torch::autograd::Function) whose backward calls the "<name>_backward"
+// op. Those have an Autograd kernel of their own: when a graph is wanted it runs the
+// differentiable "<name>_backward_graph", else the kernel.
 
 bool wants_graph(const Tensor& a, const Tensor& b) {
   return at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
@@ -1183,50 +1182,82 @@ std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Ten
   return prelu_backward_op().call(grad, x, w);
 }
 
-// ReLU's and Leaky ReLU's node, built by hand as ATen's generated autograd code builds its own
-// (see the header: torch::autograd::Function's bookkeeping cost these two up to 20% of their
-// forward+backward). It saves the output for ReLU and for a positive slope (same sign as the
-// input; torch.nn's Leaky ReLU saves the input), else the input, and calls "<name>_backward"
-// through the dispatcher. Compiled autograd gets it as an opaque function of the saved tensor
-// and the slope (apply_with_saved), as torch::autograd::Function's nodes are.
-struct RectifierBackward final : public torch::autograd::TraceableFunction {
+// The single-input ops' autograd node, built by hand as ATen's generated code builds its own:
+// through torch::autograd::Function (its context, hash map of saved data and input/output
+// bookkeeping) ReLU and Leaky ReLU took 1.05-1.20x torch.nn's forward+backward with kernels at
+// parity, by hand 0.98-1.06x (benchmarks/bench_torch_speed.py, the bare-op control rows,
+// three processes each). It saves one tensor (the input, or the output where f' is a function
+// of it: ReLU, Leaky ReLU with a positive slope, ReLU6) and the op's parameters, and calls the
+// "<name>_backward" op through the dispatcher (so double backward and tracers see it).
+// Compiled autograd gets it as an opaque, traceable function of the saved tensor and the
+// parameters (apply_with_saved), as it gets torch::autograd::Function's nodes.
+enum class Unary : int64_t { kRelu, kLeakyRelu, kGelu, kElu, kActivation };
+
+struct UnaryParams {
+  Unary op = Unary::kRelu;
+  double a = 0.0, b = 0.0, c = 0.0;  // slope | tanh (0/1) | alpha, scale, input_scale
+  std::string name;                  // the activation op's entry
+};
+
+variable_list unary_backward(const Tensor& grad, const Tensor& saved, const UnaryParams& p) {
+  if (!grad.defined()) return {Tensor()};
+  switch (p.op) {
+    case Unary::kRelu:
+      return {relu_backward_op().call(grad, saved)};
+    case Unary::kLeakyRelu:
+      return {leaky_relu_backward_op().call(grad, saved, p.a)};
+    case Unary::kGelu:
+      return {gelu_backward_op().call(grad, saved, p.a != 0.0)};
+    case Unary::kElu:
+      return {elu_backward_op().call(grad, saved, p.a, p.b, p.c)};
+    case Unary::kActivation:
+      return {activation_backward_op().call(grad, saved, p.name)};
+  }
+  TORCH_CHECK(false, "relukit: unknown unary op");
+}
+
+struct UnaryBackward final : public torch::autograd::TraceableFunction {
   torch::autograd::SavedVariable saved_;
-  double slope_ = 0.0;
-  bool leaky_ = false;
+  bool saved_output_ = false;
+  UnaryParams params_;
 
   std::string name() const override {
-    return leaky_ ? "RelukitLeakyReluBackward" : "RelukitReluBackward";
+    static const char* const names[] = {"RelukitReluBackward", "RelukitLeakyReluBackward",
+                                        "RelukitGeluBackward", "RelukitEluBackward",
+                                        "RelukitActivationBackward"};
+    return names[static_cast<int64_t>(params_.op)];
   }
   void release_variables() override {
     std::lock_guard<std::mutex> lock(mutex_);
     saved_.reset_data();
   }
-  static variable_list backward(const Tensor& grad, const Tensor& saved, double slope,
-                                bool leaky) {
-    if (!grad.defined()) return {Tensor()};
-    return {leaky ? leaky_relu_backward_op().call(grad, saved, slope)
-                  : relu_backward_op().call(grad, saved)};
-  }
   variable_list apply(variable_list&& grads) override {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!task_should_compute_output(0)) return {Tensor()};
-    return backward(grads[0], saved_.unpack(getptr()), slope_, leaky_);
+    return unary_backward(grads[0], saved_.unpack(getptr()), params_);
   }
   static variable_list functional(const variable_list& grads, const std::vector<c10::IValue>& a) {
-    return backward(grads[0], a[0].toTensor(), a[1].toDouble(), a[2].toBool());
+    UnaryParams p{static_cast<Unary>(a[1].toInt()), a[2].toDouble(), a[3].toDouble(),
+                  a[4].toDouble(), a[5].toStringRef()};
+    return unary_backward(grads[0], a[0].toTensor(), p);
   }
   void compiled_args(torch::dynamo::autograd::CompiledNodeArgs& args) const override {
-    args.collect(saved_, /*is_output=*/!leaky_ || slope_ > 0);
-    args.collect(slope_);
-    args.collect(leaky_);
+    args.collect(saved_, saved_output_);
+    args.collect(static_cast<int64_t>(params_.op));
+    args.collect(params_.a);
+    args.collect(params_.b);
+    args.collect(params_.c);
+    args.collect(params_.name);
   }
   variable_list apply_with_saved(const variable_list& grads,
                                  torch::dynamo::autograd::SwapSavedVariables& saved) override {
     namespace ca = torch::dynamo::autograd;
     saved.before(saved_);
-    const std::vector<c10::IValue> args{saved_.unpack(getptr()), slope_, leaky_};
-    const std::vector<at::TypePtr> schema{at::TensorType::get(), c10::FloatType::get(),
-                                          c10::BoolType::get()};
+    const std::vector<c10::IValue> args{saved_.unpack(getptr()), static_cast<int64_t>(params_.op),
+                                        params_.a, params_.b, params_.c, params_.name};
+    const std::vector<at::TypePtr> schema{at::TensorType::get(), c10::IntType::get(),
+                                          c10::FloatType::get(), c10::FloatType::get(),
+                                          c10::FloatType::get(), c10::StringType::get()};
     const auto& py = ca::getPyCompilerInterface();
     const std::string fn = py->bind_function(saved.get_py_compiler(), name(), functional, schema,
                                              /*is_custom_function=*/true, /*is_traceable=*/true);
@@ -1240,90 +1271,38 @@ struct RectifierBackward final : public torch::autograd::TraceableFunction {
   }
 };
 
-Tensor rectifier_autograd(const Tensor& x, bool leaky, double slope) {
+// out = forward() below autograd; with a gradient to track, a UnaryBackward node saving the
+// output (save_output) or the input.
+template <typename Forward>
+Tensor with_unary_node(const Tensor& x, const char* op, UnaryParams params, bool save_output,
+                       Forward forward) {
   // No forward-mode formula here (relukit.torch.functional takes ATen's path under forward AD
   // and torch.func): refuse a tangent rather than drop it.
-  TORCH_CHECK(!torch::autograd::isFwGradDefined(x), leaky ? "relukit::leaky_relu" : "relukit::relu",
+  TORCH_CHECK(!torch::autograd::isFwGradDefined(x), op,
               ": no forward-mode AD formula; call relukit.torch.functional, which runs ATen's "
               "path under forward AD");
   Tensor out;
   {
     at::AutoDispatchBelowADInplaceOrView guard;
-    out = leaky ? leaky_relu_op().call(x, slope) : relu_op().call(x);
+    out = forward();
   }
   if (torch::autograd::compute_requires_grad(x)) {
-    auto node = c10::make_intrusive<RectifierBackward>();
+    auto node = c10::make_intrusive<UnaryBackward>();
     node->set_next_edges(torch::autograd::collect_next_edges(x));
-    node->slope_ = slope;
-    node->leaky_ = leaky;
+    node->params_ = std::move(params);
+    node->saved_output_ = save_output;
     torch::autograd::set_history(out, node);  // before saving the output (it needs grad_fn)
-    const bool from_output = !leaky || slope > 0;
-    node->saved_ = torch::autograd::SavedVariable(from_output ? out : x, from_output);
+    node->saved_ = torch::autograd::SavedVariable(save_output ? out : x, save_output);
   }
   return out;
 }
 
-// kTraceable: the Functions' backward passes only call relukit's ops through the dispatcher, so
-// compiled autograd may trace them into its graph (without it, each node is a graph break and
-// torch.compile(fullgraph=True) of a backward fails; tests/test_torch_compile.py).
-struct GeluFunction : public torch::autograd::Function<GeluFunction> {
-  static constexpr bool is_traceable = true;  // see kTraceable
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, bool tanh) {
-    ctx->save_for_backward({x});  // the input, as torch.nn.GELU
-    ctx->saved_data["tanh"] = tanh;
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return gelu_op().call(x, tanh);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor x = ctx->get_saved_variables()[0];
-    const bool tanh = ctx->saved_data["tanh"].toBool();
-    return {gelu_backward_op().call(grads[0], x, tanh), Tensor()};
-  }
-};
-
-struct EluFunction : public torch::autograd::Function<EluFunction> {
-  static constexpr bool is_traceable = true;  // see kTraceable
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, double alpha, double scale,
-                        double input_scale) {
-    ctx->save_for_backward({x});  // the input, as torch.nn.ELU (from the output f' cancels)
-    ctx->saved_data["alpha"] = alpha;
-    ctx->saved_data["scale"] = scale;
-    ctx->saved_data["input_scale"] = input_scale;
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return elu_op().call(x, alpha, scale, input_scale);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor x = ctx->get_saved_variables()[0];
-    const double alpha = ctx->saved_data["alpha"].toDouble();
-    const double scale = ctx->saved_data["scale"].toDouble();
-    const double input_scale = ctx->saved_data["input_scale"].toDouble();
-    return {elu_backward_op().call(grads[0], x, alpha, scale, input_scale), Tensor(), Tensor(),
-            Tensor()};
-  }
-};
-
-struct ActivationFunction : public torch::autograd::Function<ActivationFunction> {
-  static constexpr bool is_traceable = true;  // see kTraceable
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, c10::string_view name) {
-    ctx->saved_data["name"] = std::string(name);
-    Tensor out;
-    {
-      at::AutoDispatchBelowADInplaceOrView guard;
-      out = activation_op().call(x, name);
-    }
-    // The input, as torch.nn (the output does not give f' exactly), but ReLU6's output.
-    ctx->save_for_backward({name == "relu6" ? out : x});
-    return out;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Tensor x = ctx->get_saved_variables()[0];
-    const std::string name = ctx->saved_data["name"].toStringRef();
-    return {activation_backward_op().call(grads[0], x, name), Tensor()};
-  }
-};
-
+// PReLU (two inputs, two gradients) keeps torch::autograd::Function. Its backward only calls
+// relukit's op through the dispatcher, so compiled autograd may trace it into its graph
+// (without is_traceable the node is a graph break, and torch.compile(fullgraph=True) of a
+// backward fails; tests/test_torch_compile.py).
 struct PreluFunction : public torch::autograd::Function<PreluFunction> {
-  static constexpr bool is_traceable = true;  // see kTraceable
+  static constexpr bool is_traceable = true;
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& w) {
     ctx->save_for_backward({x, w});  // the input and the weight, as torch.nn.PReLU
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -1336,18 +1315,31 @@ struct PreluFunction : public torch::autograd::Function<PreluFunction> {
   }
 };
 
-Tensor relu_autograd(const Tensor& x) { return rectifier_autograd(x, false, 0.0); }
-Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
-Tensor activation_autograd(const Tensor& x, c10::string_view name) {
-  return ActivationFunction::apply(x, name);
-}
-Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale) {
-  return EluFunction::apply(x, alpha, scale, input_scale);
+Tensor relu_autograd(const Tensor& x) {
+  return with_unary_node(x, "relukit::relu", {Unary::kRelu}, true,
+                         [&] { return relu_op().call(x); });
 }
 Tensor leaky_relu_autograd(const Tensor& x, double slope) {
-  return rectifier_autograd(x, true, slope);
+  // A positive slope keeps the input's sign: save the output (torch.nn saves the input).
+  return with_unary_node(x, "relukit::leaky_relu", {Unary::kLeakyRelu, slope}, slope > 0,
+                         [&] { return leaky_relu_op().call(x, slope); });
 }
-Tensor gelu_autograd(const Tensor& x, bool tanh) { return GeluFunction::apply(x, tanh); }
+Tensor gelu_autograd(const Tensor& x, bool tanh) {
+  return with_unary_node(x, "relukit::gelu", {Unary::kGelu, tanh ? 1.0 : 0.0}, false,
+                         [&] { return gelu_op().call(x, tanh); });
+}
+Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale) {
+  // The input, as torch.nn.ELU (from the output f' cancels).
+  return with_unary_node(x, "relukit::elu", {Unary::kElu, alpha, scale, input_scale}, false,
+                         [&] { return elu_op().call(x, alpha, scale, input_scale); });
+}
+Tensor activation_autograd(const Tensor& x, c10::string_view name) {
+  // The input, as torch.nn (the output does not give f' exactly), but ReLU6's output.
+  return with_unary_node(x, "relukit::activation",
+                         {Unary::kActivation, 0.0, 0.0, 0.0, std::string(name)}, name == "relu6",
+                         [&] { return activation_op().call(x, name); });
+}
+Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
 
 // --- batching rules: batched gradients --------------------------------------------------------
 // torch.autograd.grad(..., is_grads_batched=True), jacobian(..., vectorize=True) and gradcheck's
