@@ -172,8 +172,8 @@ def test_torch_export_keeps_the_ops():
 @pytest.mark.parametrize("slope", [0.01, -0.2])
 def test_compiled_autograd_runs_the_eager_graphs_nodes(slope):
     # An eager forward, its backward traced by compiled autograd into one graph (fullgraph: no
-    # node may be a graph break): every relukit node (ReLU's and Leaky ReLU's hand-built ones,
-    # the torch::autograd::Function ones) must give the eager gradients, bit for bit.
+    # node may be a graph break): every relukit node (the hand-built ones, PReLU's
+    # torch::autograd::Function) must give the eager gradients, bit for bit.
     from torch._dynamo import compiled_autograd
 
     torch._dynamo.reset()

@@ -369,9 +369,10 @@ class ActivationModule(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         # The hot call, a dense CPU tensor in eager mode: the native op this module's arguments
         # give for the input's dtype, looked up once (_plan_direct) and called directly. The
-        # Python between the kernels cost more than its own time at 1e6 elements
-        # (benchmarks/bench_torch_speed.py, ReLU/LeakyReLU rows: ~1.07-1.13x torch.nn's through
-        # the function's layers, ~0.97-1.02x calling the op from the module).
+        # function's Python layers cost more than their own time at 1e6 elements: in a
+        # randomised in-process A/B (three processes), ReLU/LeakyReLU took 1.04-1.13x
+        # torch.nn's forward+backward through them and 0.86-1.03x calling the op from here;
+        # benchmarks/bench_torch_speed.py's module rows now match its bare-op control rows.
         direct = self.__dict__.get("_direct")
         if (
             direct is not None

@@ -5,7 +5,8 @@ exactly in float32/float16/bfloat16 (see the C++ file's header for the measureme
 them). They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler
 and ``ninja``, which ``relukit[torch]`` installs) into torch's extension cache, under a name
 that hashes the sources, torch's version and the CPU's flags, so an edited kernel (or another
-CPU) gets its own build rather than a stale one. That first build takes about 20 s.
+CPU) gets its own build rather than a stale one. That first build takes 20-50 s (15-48 s measured
+on this project's 2-core machine, by load).
 
 Loading is defensive, because a broken cache must never take a process down:
 
@@ -140,7 +141,7 @@ def _compile() -> None:
         ldflags += ["-fopenmp"]
     print(
         f"relukit.torch: building the native CPU kernels in {directory} (once per machine, "
-        "about 20 s; python -m relukit.torch.build does it ahead of time)",
+        "20-50 s; python -m relukit.torch.build does it ahead of time)",
         file=sys.stderr,
     )
     start = time.perf_counter()
