@@ -370,7 +370,7 @@ class ActivationModule(nn.Module):
         # The hot call, a dense CPU tensor in eager mode: the native op this module's arguments
         # give for the input's dtype, looked up once (_plan_direct) and called directly. The
         # function's Python layers cost more than their own time at 1e6 elements: in a
-        # randomised in-process A/B (three processes), ReLU/LeakyReLU took 1.04-1.13x
+        # randomised in-process A/B (three processes), ReLU/LeakyReLU took 0.95-1.13x
         # torch.nn's forward+backward through them and 0.86-1.03x calling the op from here;
         # benchmarks/bench_torch_speed.py's module rows now match its bare-op control rows.
         direct = self.__dict__.get("_direct")
