@@ -37,8 +37,9 @@ class Option:
 # The native op an out-of-place call runs on CPU (eager and compiled), as a function of what
 # the call's result depends on: ``plan(dtype, params, options)`` gives the op's name and its
 # arguments after the input, or ``None`` where no native op applies to that dtype and those
-# arguments. One function serves the fast path (``native_call``) and the module, which looks
-# it up once per input dtype and then calls the op directly (``ActivationModule.forward``).
+# arguments. One function serves the fast path (``register`` runs the op before the path's own
+# code) and the module, which looks it up once per input dtype and then calls the op directly
+# (``ActivationModule.forward``).
 NativePlan = Callable[[torch.dtype, dict, dict], "tuple[str, tuple] | None"]
 
 
@@ -63,9 +64,10 @@ def register(
     options: tuple[Option, ...] = (),
     native: NativePlan | None = None,
 ):
-    """Register ``fn`` as catalog entry ``name``'s fast path, ``native`` as the native op it
-    runs where one applies; a ``few_bit`` entry also gets the ``backward_bits`` option, which
-    runs the few-bit backward instead of ``fn`` (and no native op)."""
+    """Register ``fn`` as catalog entry ``name``'s fast path, run where ``native`` gives no
+    native op for the call (out of place, on CPU, eager or compiled); a ``few_bit`` entry also
+    gets the ``backward_bits`` option, which runs the few-bit backward instead of ``fn`` (and
+    no native op)."""
 
     def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         run, opts, plan = fn, options, native
@@ -73,6 +75,8 @@ def register(
             run, opts = _with_few_bit(name, fn), (*options, _BACKWARD_BITS)
             if native is not None:
                 plan = _exact_backward_only(native)
+        if plan is not None:
+            run = _native_first(plan, run)
         FAST[name] = FastPath(run, saves, opts, plan)
         return fn
 
@@ -86,6 +90,21 @@ def _exact_backward_only(plan: NativePlan) -> NativePlan:
         return None if options.get("backward_bits") is not None else plan(dtype, params, options)
 
     return exact
+
+
+def _native_first(
+    plan: NativePlan, run: Callable[..., torch.Tensor]
+) -> Callable[..., torch.Tensor]:
+    """``run`` behind the native op ``plan`` gives, out of place: the op first, tracked or not
+    (as fast as ATen's kernel without autograd, and one check less per call;
+    benchmarks/bench_channels_last.py measures the Python layer's share)."""
+
+    def first(input, params, weights, inplace, options):
+        if not inplace and (y := native_call(plan, input, params, options)) is not None:
+            return y
+        return run(input, params, weights, inplace, options)
+
+    return first
 
 
 def native_call(
@@ -174,10 +193,6 @@ def _relu_native(dtype, params, options):
     native=_relu_native,
 )
 def relu(input, params, weights, inplace, options):
-    # The native op first, tracked or not (as fast as ATen's without autograd): one check less
-    # per call (benchmarks/bench_channels_last.py measures the Python layer's share).
-    if not inplace and (y := native_call(_relu_native, input, params, options)) is not None:
-        return y
     if not input.is_floating_point() or not _tracked(input):
         return torch.relu_(input) if inplace else torch.relu(input)
     fix = _ag.has_nan(input)
@@ -203,8 +218,6 @@ def leaky_relu(input, params, weights, inplace, options):
     slope = params["negative_slope"]
     if _is_relu(slope, input.dtype):
         return relu(input, {}, weights, inplace, options)
-    if not inplace and (y := native_call(_leaky_native, input, params, options)) is not None:
-        return y
     if not _tracked(input):
         return (
             torch.ops.aten.leaky_relu_(input, slope) if inplace else _ag._A.leaky_relu(input, slope)
@@ -260,8 +273,6 @@ def _elu_native(dtype, params, options):
 )
 def elu(input, params, weights, inplace, options):
     alpha = params["alpha"]
-    if not inplace and (y := native_call(_elu_native, input, params, options)) is not None:
-        return y
     if not _tracked(input):
         return _ag.elu_value(input, alpha, out=input if inplace else None)
     fix = _ag.has_nan(input)
@@ -293,8 +304,6 @@ def _gelu_native(dtype, params, options):
 )
 def gelu(input, params, weights, inplace, options):
     approximate = params["approximate"]
-    if (y := native_call(_gelu_native, input, params, options)) is not None:
-        return y
     if input.dtype == torch.float64:
         # ATen's float64 GELU is 0 below x ≈ −8.3 and its tanh-form gradient is off by up to
         # 22 ulp; where no native kernel runs (the tanh form, torch.func, ONNX export), the

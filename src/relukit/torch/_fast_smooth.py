@@ -30,7 +30,7 @@ from .._catalog import get
 from .._catalog._selu import ALPHA_DIGITS, LAMBDA, LAMBDA_ALPHA
 from . import _autograd as _ag
 from . import _generic
-from ._fast import _tracked, native_call, register
+from ._fast import _tracked, register
 
 F = torch.nn.functional
 _A = torch.ops.aten
@@ -203,7 +203,7 @@ def _plan(name: str):
     return plan
 
 
-def _runner(name: str, plan):
+def _runner(name: str):
     activation = get(name)
     k = KERNELS[name]
 
@@ -215,9 +215,6 @@ def _runner(name: str, plan):
             if inplace:
                 return _generic.apply_inplace(activation, input, params)
             return _generic.apply(activation, input, params, weights)
-        native = plan is not None and not inplace
-        if native and (y := native_call(plan, input, params, options)) is not None:
-            return y
         if not _tracked(input):
             y = value(name, input, params)
             return input.copy_(y) if inplace else y
@@ -249,5 +246,4 @@ def _saves(name: str) -> str:
 
 
 for _name in KERNELS:
-    _native_plan = _plan(_name)
-    register(_name, saves=_saves(_name), native=_native_plan)(_runner(_name, _native_plan))
+    register(_name, saves=_saves(_name), native=_plan(_name))(_runner(_name))
