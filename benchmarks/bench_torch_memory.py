@@ -63,6 +63,15 @@ def configurations():
     yield "GELU('tanh')", lambda: nn.GELU("tanh"), lambda: rt.GELU("tanh")
 
 
+def output_save_rows():
+    """``save="output"`` for every entry that offers it, against torch.nn at its defaults."""
+    for a in relukit.catalog:
+        if a.offers_output_save:
+            cls = rt._modules.MODULES[a.name]
+            ours = lambda cls=cls: cls(save="output")  # noqa: E731
+            yield f"{cls.__name__}(save='output')", cls.torch_class(), ours
+
+
 def fewbit_rows():
     try:
         from relukit.torch import _fewbit
@@ -82,7 +91,7 @@ def main() -> dict:
     hidden = BATCH * WIDTH * 4  # bytes of one hidden activation tensor
     relu_torch = saved_bytes(mlp(nn.ReLU), x)
     rows = []
-    for label, theirs, ours in configurations():
+    for label, theirs, ours in (*configurations(), *output_save_rows()):
         t = saved_bytes(mlp(theirs), x) if theirs is not None else None
         r = saved_bytes(mlp(ours), x)
         rows.append({"activation": label, "torch_nn": t, "relukit": r})

@@ -81,6 +81,20 @@ def torch_memory_modules() -> str:
     return table(("activation", "torch.nn", "relukit", "relukit / torch.nn"), "lrrr", cells)
 
 
+def grad_error_output_save() -> str:
+    """``save="output"``'s gradient against f'(x): relative (the tails) and absolute."""
+    dtypes = ("float64", "float32", "float16", "bfloat16")
+    relative = {(r["case"], r["dtype"]): r["error"] for r in load("grad_error")}
+    absolute = {(r["case"], r["dtype"]): r["error"] for r in load("grad_error_absolute")}
+    cells = []
+    for case in dict.fromkeys(c for c, _ in absolute):
+        rel = [relative[(f"{case} save='output'", d)] for d in dtypes]
+        ab = [absolute[(case, d)] for d in dtypes]
+        cells.append((case, *(f"{v:.2g}" for v in rel), *(f"{v:.2f}" for v in ab)))
+    header = ("case", *(f"relative, {d}" for d in dtypes), *(f"absolute, {d}" for d in dtypes))
+    return table(header, "l" + "r" * 8, cells)
+
+
 def torch_speed_modules() -> str:
     speed = load("torch_speed")
     rows = speed["rows"]
@@ -430,6 +444,7 @@ def compare_default() -> str:
 RENDERERS: dict[str, Callable[[], str]] = {
     "catalog.contract": catalog_contract,
     "torch_memory.modules": torch_memory_modules,
+    "grad_error.output_save": grad_error_output_save,
     "torch_speed.modules": torch_speed_modules,
     "torch_speed.notes": torch_speed_notes,
     "fewbit.table_errors": fewbit_table_errors,

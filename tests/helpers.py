@@ -111,8 +111,9 @@ def torch_worst_ulps(case_index: int, dtype_name: str, which: str, functional=No
     return errors[i], float(xs[i])
 
 
-def torch_gradient_errors(case, dtype_name: str) -> tuple[float, bool]:
-    """(worst gradient error, any wrong sign) of relukit.torch's default path for ``case``.
+def torch_gradient_errors(case, dtype_name: str, **options) -> tuple[float, bool]:
+    """(worst gradient error, any wrong sign) of relukit.torch's default path for ``case``, or
+    with ``options`` (``save="output"``).
 
     The error is relative to |f'(x)|, or, where f' underflows (below the dtype's smallest
     normal number divided by its epsilon: there the terms it is computed from are subnormal),
@@ -121,6 +122,38 @@ def torch_gradient_errors(case, dtype_name: str) -> tuple[float, bool]:
     relukit's float64 NumPy derivative (≤ 4 ulp of mpmath). A wrong sign is a nonzero gradient
     whose sign differs from the exact one.
     """
+    x64, got, exact = _torch_gradients(case, dtype_name, options)
+    finite = np.isfinite(exact) & np.isfinite(x64)
+    d0 = abs(float(next(d for v, _, d in case.specials if v == 0.0))) or 1.0
+    info = torch_finfo(dtype_name)
+    tiny = float(info.smallest_normal) / float(info.eps)
+    scale = np.where(np.abs(exact) >= tiny, np.abs(exact), d0)[finite]
+    if case.derivative_scale is not None:  # f' crosses zero: judge in units of its terms
+        scale = np.maximum(scale, _terms_scale(case, x64[finite]))
+    err = np.abs(got[finite] - exact[finite]) / scale
+    wrong = (np.sign(got[finite]) * np.sign(exact[finite]) < 0).any()
+    return float(err.max(initial=0.0)), bool(wrong)
+
+
+def torch_gradient_absolute_error(case, dtype_name: str, **options) -> float:
+    """Worst |gradient − f'(x)| on ``torch_gradient_errors``' grid, in units of the dtype's
+    epsilon times the largest |f'(x)| there: how far from f' a gradient is in absolute terms
+    (``save="output"`` is exact for the output, so relatively off where the output hides the
+    input, but within about one of these units)."""
+    x64, got, exact = _torch_gradients(case, dtype_name, options)
+    finite = np.isfinite(exact) & np.isfinite(x64)
+    top = np.abs(exact[finite]).max() * float(torch_finfo(dtype_name).eps)
+    return float(np.abs(got[finite] - exact[finite]).max(initial=0.0) / top)
+
+
+def torch_finfo(dtype_name: str):
+    import torch
+
+    return torch.finfo(getattr(torch, dtype_name))
+
+
+def _torch_gradients(case, dtype_name: str, options: dict):
+    """(x, relukit.torch's gradient and the exact f', all as float64 arrays)."""
     import torch
 
     from relukit.torch import functional as F
@@ -132,20 +165,10 @@ def torch_gradient_errors(case, dtype_name: str) -> tuple[float, bool]:
         k: torch.tensor([v], dtype=x.dtype) if case.activation.param(k).kind == "weight" else v
         for k, v in case.params.items()
     }
-    (g,) = torch.autograd.grad(getattr(F, case.name)(x, **params).sum(), x)
+    (g,) = torch.autograd.grad(getattr(F, case.name)(x, **params, **options).sum(), x)
     x64 = x.detach().double().numpy()
     exact = np.asarray(case.numpy_fn().derivative(x64, **case.params), dtype=np.float64)
-    got = g.double().numpy()
-    finite = np.isfinite(exact) & np.isfinite(x64)
-    d0 = abs(float(next(d for v, _, d in case.specials if v == 0.0))) or 1.0
-    info = torch.finfo(x.dtype)
-    tiny = float(info.smallest_normal) / float(info.eps)
-    scale = np.where(np.abs(exact) >= tiny, np.abs(exact), d0)[finite]
-    if case.derivative_scale is not None:  # f' crosses zero: judge in units of its terms
-        scale = np.maximum(scale, _terms_scale(case, x64[finite]))
-    err = np.abs(got[finite] - exact[finite]) / scale
-    wrong = (np.sign(got[finite]) * np.sign(exact[finite]) < 0).any()
-    return float(err.max(initial=0.0)), bool(wrong)
+    return x64, g.double().numpy(), exact
 
 
 def _terms_scale(case, x: np.ndarray) -> np.ndarray:

@@ -41,6 +41,15 @@ def derivative(ns, x, alpha=1.0, *, out=None):
     return ns.select_positive(x, 1.0, ns.exp(q) * (1.0 - neg_lo), out=out)
 
 
+def output_derivative(ns, y, alpha=1.0, *, out=None):
+    # f' = 1 for y > 0, else e^{x/alpha} = (y + alpha)/alpha (x ≤ 0 ⇔ y ≤ 0): y + alpha is exact
+    # next to y = −alpha (Sterbenz), so only the division rounds; an output rounded below −alpha
+    # gets the limit's 0. Exact for the output, not for the input (save="output" only). The
+    # inner minimum keeps the unused branch finite (y/alpha overflows for a large y).
+    tail = ns.maximum(ns.add(ns.minimum(y, 0.0), alpha), 0.0) / alpha
+    return ns.select_positive(y, 1.0, tail, out=out)
+
+
 CELU = Activation(
     name="celu",
     title="CELU",
@@ -81,6 +90,7 @@ CELU = Activation(
     kinks=(0.0,),
     class_name="CELU",
     inplace=True,
+    output_derivative=output_derivative,
     output_note=(
         "the input (as torch.nn): from the output y, e^{x/alpha} would be y/alpha + 1, which "
         "cancels for x < 0 (all relative precision lost in the left tail)"

@@ -18,6 +18,24 @@ def derivative(ns, x, alpha=1.0, *, out=None):
     return ns.select_positive(x, 1.0, alpha * ns.exp(ns.minimum(x, 0)), out=out)
 
 
+def output_derivative(ns, y, alpha=1.0, *, out=None):
+    # For alpha ≥ 0 (output_requires): f' = 1 for y > 0, else alpha·e^x = y + alpha (x ≤ 0 ⇔
+    # y ≤ 0), exact next to y = −alpha (Sterbenz); an output rounded below −alpha gets the
+    # limit's 0. Exact for the output, not for the input: where alpha·e^x is below y's rounding
+    # the input's f' is lost (save="output" only; the exact backward saves the input).
+    tail = ns.maximum(ns.add(ns.minimum(y, 0.0), alpha), 0.0)
+    return ns.select_positive(y, 1.0, tail, out=out)
+
+
+def output_requires(alpha=1.0):
+    if alpha >= 0:
+        return None
+    return (
+        f"alpha ≥ 0 (a negative alpha maps x ≤ 0 to outputs ≥ 0, so the output does not tell "
+        f"the input's sign); got alpha={alpha!r}"
+    )
+
+
 ELU = Activation(
     name="elu",
     title="ELU",
@@ -59,6 +77,8 @@ ELU = Activation(
     kinks=(0.0,),
     class_name="ELU",
     inplace=True,
+    output_derivative=output_derivative,
+    output_requires=output_requires,
     example=Example(
         x=(-3.0, -0.7, 0.0, 1.2, 5.0),
         params={"alpha": 1.0},

@@ -10,6 +10,9 @@ LAMBDA_DIGITS = "1.0507009873554804934193349852946"
 ALPHA_DIGITS = "1.6732632423543772848170429916717"
 LAMBDA = 1.0507009873554805
 LAMBDA_ALPHA = 1.7580993408473768
+# λ·α − LAMBDA_ALPHA (mpmath, 60 digits): y + λα cancels next to y = −λα, where the constant's
+# own rounding (1.4e-17) would be most of a float64 f'.
+LAMBDA_ALPHA_LO = 1.41535193800845e-17
 
 
 def forward(ns, x, *, out=None):
@@ -21,6 +24,15 @@ def forward(ns, x, *, out=None):
 def derivative(ns, x, *, out=None):
     # f'(x) = λ for x > 0, λα·e^x for x ≤ 0 (kink rule: f'(0) = λα, PyTorch's elu_backward).
     return ns.select_positive(x, LAMBDA, LAMBDA_ALPHA * ns.exp(ns.minimum(x, 0)), out=out)
+
+
+def output_derivative(ns, y, *, out=None):
+    # f' = λ for y > 0, else λα·e^x = y + λα (x ≤ 0 ⇔ y ≤ 0). y + λα is exact for y near −λα
+    # (Sterbenz), then λα's low part is added; an output rounded below −λα (no input gives it)
+    # gets the limit's 0, never a wrong sign. Exact for the output, not for the input: where
+    # λα·e^x is below y's rounding the input's f' is lost (save="output" only).
+    tail = ns.maximum(ns.add(y, LAMBDA_ALPHA) + LAMBDA_ALPHA_LO, 0.0)
+    return ns.select_positive(y, LAMBDA, tail, out=out)
 
 
 SELU = Activation(
@@ -54,10 +66,10 @@ SELU = Activation(
         f"λ = {LAMBDA_DIGITS} and α = {ALPHA_DIGITS} (Klambauer et al.), as PyTorch, Keras and "
         "JAX spell them; relukit rounds λ and λα once to float64.",
     ),
+    output_derivative=output_derivative,
     output_note=(
         "the input (as torch.nn): from the output y, λα·e^x would be y + λα, which cancels "
-        "for x < 0 (all relative precision lost below x ≈ −17 in float32, and wrong-signed "
-        "where y rounds below −λα)"
+        "for x < 0 (all relative precision lost below x ≈ −17 in float32)"
     ),
     example=Example(
         x=(-3.0, -0.7, 0.0, 1.2, 5.0),

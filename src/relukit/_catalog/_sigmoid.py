@@ -24,6 +24,16 @@ def derivative(ns, x, *, out=None):
     return ns.ldexp(s_m * one_minus_s, k, out=out)
 
 
+def output_derivative(ns, y, *, out=None):
+    # f' = y·(1 − y): 1 − y is exact for y ≥ 1/2 (Sterbenz), so one product rounds. Exact for
+    # the output, not for the input: where y rounds to 1 the input's e^{−x} is lost
+    # (save="output" only).
+    r = y * (1.0 - y)
+    if out is None:
+        return r
+    return ns.add(r, 0.0, out=out)
+
+
 SIGMOID = Activation(
     name="sigmoid",
     title="Sigmoid",
@@ -53,6 +63,7 @@ SIGMOID = Activation(
     family="classical",
     class_name="Sigmoid",
     inplace=False,
+    output_derivative=output_derivative,
     output_note=(
         "the input: f' = y·(1 − y) from the output y loses all relative precision where y "
         "rounds to 1 (the right tail), so the derivative would not meet the contract there"

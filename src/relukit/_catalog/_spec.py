@@ -236,11 +236,18 @@ class Activation:
         kinks: where f' jumps (``()`` for a smooth entry); the gains' quadrature splits there.
         kink_rule: the sentence stating which branch f' takes at the kinks, when it is not the
             default ``x ≤ 0`` branch (ReLU6, Hardswish: PyTorch's reverse mode).
-        output_derivative: ``output_derivative(ns, y, **params)`` → f'(x) from y = f(x), where
-            the output determines the derivative (invertible on each branch); backends may then
-            save the output instead of the input for backward.
+        output_derivative: ``output_derivative(ns, y, **params)`` → f'(f⁻¹(y)), where the output
+            determines the derivative (invertible on each branch): exact for the output y as
+            rounded, within the contract's tolerance of f' at the real input that gives exactly
+            y (an output rounded beyond the function's limit gets the limit's f'). Backends may
+            then save the output instead of the input for backward.
         output_dtypes: the dtypes (names) in which ``output_derivative`` of the rounded output
-            meets the contract's tolerance for f' everywhere; the others save the input.
+            is also within the contract's tolerance of f'(x) for the input x itself, everywhere;
+            the others save the input, unless a caller asks for the output anyway
+            (``relukit.torch``'s ``save="output"``, see :attr:`offers_output_save`).
+        output_requires: ``output_requires(**params)`` → ``None`` where the output determines
+            f' for these parameters, else the condition it needs, as text (ELU: a negative
+            alpha maps x ≤ 0 to outputs ≥ 0); ``None`` (the field): every parameter value.
         output_note: why the output is (or is not) saved, for the docstrings.
         few_bit: the output does not determine f' (GELU, SiLU, Mish), so an exact backward keeps
             the input; ``relukit.torch`` then offers ``backward_bits`` (Few-Bit Backward), with a
@@ -276,12 +283,27 @@ class Activation:
     kink_rule: str = ""
     output_derivative: ActivationFn | None = None
     output_dtypes: tuple[str, ...] = ()
+    output_requires: Callable[..., str | None] | None = None
     output_note: str = ""
     few_bit: bool = False
 
     def saves_output(self, dtype: str) -> bool:
         """Whether backward can use the output of a ``dtype`` result (a dtype name)."""
         return self.output_derivative is not None and dtype in self.output_dtypes
+
+    def output_refusal(self, params: Mapping[str, Any]) -> str | None:
+        """Why the output does not determine f' for these (checked) parameters, or ``None``."""
+        if self.output_derivative is None:
+            return "a function of the output for f'"
+        return self.output_requires(**params) if self.output_requires else None
+
+    @property
+    def offers_output_save(self) -> bool:
+        """Whether saving the output is a choice: the output determines f' (exactly for the
+        output), but not within the contract for the input in every dtype, so the exact
+        backward saves the input there and ``save="output"`` trades that for memory."""
+        every = ("float64", "float32", "float16", "bfloat16")
+        return self.output_derivative is not None and not all(map(self.saves_output, every))
 
     @property
     def defaults(self) -> Mapping[str, Any]:

@@ -6,6 +6,7 @@ from torch import nn
 
 from .._catalog import CATALOG
 from ._adapter import ActivationModule
+from ._fast import check_save
 from ._modules import MODULES
 
 
@@ -19,7 +20,7 @@ def _replacements() -> dict[type[nn.Module], type[ActivationModule]]:
     return out
 
 
-def convert(model: nn.Module) -> nn.Module:
+def convert(model: nn.Module, *, save: str = "auto") -> nn.Module:
     """Replace every ``torch.nn`` activation of the catalog in ``model`` with relukit's.
 
     Nested modules are searched recursively. Arguments carry over (``inplace``,
@@ -33,6 +34,11 @@ def convert(model: nn.Module) -> nn.Module:
 
     Args:
         model: any ``torch.nn.Module``.
+        save: ``"auto"`` (the exact backward), or ``"output"`` to give every replacement that
+            offers it (ELU with alpha ≥ 0, SELU, CELU, Softplus, Sigmoid, Tanh: the catalog's
+            ``offers_output_save``) ``save="output"``: only the output saved, f' exact for the
+            output rather than the input (see the modules' ``save``). The others keep their
+            exact backward. Default: ``"auto"``.
 
     Returns:
         The model, with relukit's activations.
@@ -53,8 +59,24 @@ def convert(model: nn.Module) -> nn.Module:
         >>> type(model[1]).__module__
         'relukit.torch'
     """
-    table = {theirs: ours.from_torch for theirs, ours in _replacements().items()}
+    check_save(save)
+    table = {theirs: _from_torch(ours, save) for theirs, ours in _replacements().items()}
     return _walk(model, table)
+
+
+def _from_torch(ours: type[ActivationModule], save: str):
+    activation = ours.activation
+    if save == "auto" or not activation.offers_output_save:
+        return ours.from_torch
+
+    def replace(module: nn.Module) -> ActivationModule:
+        new = ours.from_torch(module)
+        params = {p.name: getattr(new, p.name) for p in activation.params}
+        if activation.output_refusal(params) is None:
+            new.save = save
+        return new
+
+    return replace
 
 
 def _swap(table, module: nn.Module) -> nn.Module:

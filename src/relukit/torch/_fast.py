@@ -57,37 +57,53 @@ class FastPath:
 FAST: dict[str, FastPath] = {}
 
 
+# f(x) without a graph, as a fast path computes it: ``value(input, params)``.
+Value = Callable[[torch.Tensor, dict], torch.Tensor]
+
+
 def register(
     name: str,
     *,
     saves: str,
     options: tuple[Option, ...] = (),
     native: NativePlan | None = None,
+    value: Value | None = None,
 ):
     """Register ``fn`` as catalog entry ``name``'s fast path, run where ``native`` gives no
-    native op for the call (out of place, on CPU, eager or compiled); a ``few_bit`` entry also
-    gets the ``backward_bits`` option, which runs the few-bit backward instead of ``fn`` (and
-    no native op)."""
+    native op for the call (out of place, on CPU, eager or compiled). A ``few_bit`` entry also
+    gets the ``backward_bits`` option, which runs the few-bit backward instead of ``fn``; an
+    entry that ``offers_output_save`` gets ``save``, whose ``"output"`` computes f(x) by the
+    native op or ``value`` (the catalog's math if none is given) and saves only the output.
+    Neither option runs the native op's backward."""
 
     def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        run, opts, plan = fn, options, native
-        if get(name).few_bit:
-            run, opts = _with_few_bit(name, fn), (*options, _BACKWARD_BITS)
-            if native is not None:
-                plan = _exact_backward_only(native)
+        activation = get(name)
+        run, opts, said = fn, options, saves
+        if activation.few_bit:
+            run, opts = _with_few_bit(name, run), (*opts, _BACKWARD_BITS)
+        if activation.offers_output_save:
+            opts = (*opts, _SAVE)
+            said += ' With ``save="output"``: the output alone, f\' exact for it (``save``).'
+        plan = _exact_only(native) if native is not None and opts else native
         if plan is not None:
             run = _native_first(plan, run)
-        FAST[name] = FastPath(run, saves, opts, plan)
+        if activation.offers_output_save:
+            untracked = _untracked_value(native, value or _catalog_value(activation))
+            run = _with_output_save(activation, run, untracked)
+        FAST[name] = FastPath(run, said, opts, plan)
         return fn
 
     return deco
 
 
-def _exact_backward_only(plan: NativePlan) -> NativePlan:
-    """``plan`` where ``backward_bits`` is ``None``; no native op with the few-bit backward."""
+def _exact_only(plan: NativePlan) -> NativePlan:
+    """``plan`` for the exact backward: no native op (whose backward is the exact one) with the
+    few-bit backward or ``save="output"``."""
 
     def exact(dtype, params, options):
-        return None if options.get("backward_bits") is not None else plan(dtype, params, options)
+        if options.get("backward_bits") is not None or options.get("save") == "output":
+            return None
+        return plan(dtype, params, options)
 
     return exact
 
@@ -161,6 +177,69 @@ def _with_few_bit(name: str, fn: Callable[..., torch.Tensor]) -> Callable[..., t
         return input.copy_(y) if inplace else y
 
     return run
+
+
+_SAVE_CHOICES = ("auto", "output")
+
+
+def check_save(save):
+    """``"auto"`` or ``"output"``, else a ``ValueError`` naming the argument."""
+    if not isinstance(save, str) or save not in _SAVE_CHOICES:
+        raise ValueError(
+            f"save must be 'auto' (the exact backward: the input is saved where the output "
+            f"does not determine f' within the contract) or 'output'; got {save!r}"
+        )
+    return save
+
+
+_SAVE = Option(
+    "save",
+    "auto",
+    '``"auto"`` for the exact backward (what it saves is said above), or ``"output"`` to '
+    "save only the output, as torch.nn's Sigmoid and Tanh do, and compute f' from it: "
+    "``Linear → act → Linear`` then stores its hidden tensor once (the next layer keeps the "
+    "same tensor). f' is then exact for the output as rounded (within 1 ulp, 4 in float64, of "
+    "f'(f⁻¹(y))), not for the input: where the output's rounding hides the input (the tails) "
+    "it is f' at the input the output stands for; ``benchmarks/results/torch_memory.md`` "
+    'measures the bytes and ``grad_error.md`` the error. Default: ``"auto"``.',
+    check_save,
+    "str",
+)
+
+
+def _catalog_value(activation) -> Value:
+    def value(x, params):
+        return _generic.value(activation, x, params, {})
+
+    return value
+
+
+def _untracked_value(plan: NativePlan | None, value: Value) -> Value:
+    """f(x) without a graph: the native op where one runs (no graph is built inside an
+    ``autograd.Function``'s forward), else ``value``."""
+
+    def untracked(x, params):
+        if plan is not None and (y := native_call(plan, x, params, {})) is not None:
+            return y
+        return value(x, params)
+
+    return untracked
+
+
+def _with_output_save(activation, run: Callable[..., torch.Tensor], untracked: Value):
+    """``run``, or with ``save="output"`` f(x) that saves only the output (``_generic``'s
+    ``FromOutput``); without a graph (nothing saved) or in ONNX export, ``run`` as is."""
+
+    def save(input, params, weights, inplace, options):
+        if options.get("save") != "output":
+            return run(input, params, weights, inplace, options)
+        if (why := activation.output_refusal(params)) is not None:
+            raise ValueError(f"{activation.name}(): save='output' needs {why}")
+        if not _tracked(input) or torch.onnx.is_in_onnx_export():
+            return run(input, params, weights, inplace, {**options, "save": "auto"})
+        return _generic.apply_from_output(activation, input, params, inplace, untracked)
+
+    return save
 
 
 _FLOAT32_ZERO = 2.0**-150  # a real of at most this magnitude rounds to 0 in float32

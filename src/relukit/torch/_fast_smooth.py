@@ -245,5 +245,12 @@ def _saves(name: str) -> str:
     return f"{activation.output_note}. Values: {how}.{bits}"
 
 
+def _value(name: str):
+    def untracked(x, params):
+        return value(name, x, params)
+
+    return untracked
+
+
 for _name in KERNELS:
-    register(_name, saves=_saves(_name), native=_plan(_name))(_runner(_name))
+    register(_name, saves=_saves(_name), native=_plan(_name), value=_value(_name))(_runner(_name))

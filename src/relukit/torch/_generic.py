@@ -140,6 +140,62 @@ def apply(activation: Activation, x: torch.Tensor, params: dict, weights: dict) 
     return _ag.apply(Generic, x, activation, params, tuple(weights), *weights.values())
 
 
+@_ag.with_forward_mode
+class FromOutput(Function):
+    """f(x) by a fast path's ``value``, saving only the output; f' from it by the catalog's
+    ``output_derivative`` in the compute dtype, rounded once (``save="output"``). The backward
+    is written with differentiable ops on the saved output, whose own gradient is this
+    Function's: so double backward gives g·(f')'(y)·f'."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, activation, params, value):
+        return value(x, params)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, ctx.activation, ctx.params, _ = inputs
+        ctx.save_for_backward(output)
+        ctx.save_for_forward(output)
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return _output_grad(ctx.activation, g, y, ctx.params), None, None, None
+
+    @staticmethod
+    def tangent(ctx, xt, _a, _p, _v):
+        (y,) = ctx.saved_tensors
+        return _output_grad(ctx.activation, xt, y, ctx.params)
+
+
+class FromOutputInplace(Function):
+    """``FromOutput`` in place: the result overwrites x, which is then the one tensor saved (as
+    torch.nn's in-place ELU). Under forward AD and ``torch.func`` the adapter runs the
+    out-of-place form on a clone instead."""
+
+    @staticmethod
+    def forward(ctx, x, activation, params, value):
+        x.copy_(value(x, params))
+        ctx.mark_dirty(x)
+        ctx.activation, ctx.params = activation, params
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return _output_grad(ctx.activation, g, y, ctx.params), None, None, None
+
+
+def apply_from_output(
+    activation: Activation, x: torch.Tensor, params: dict, inplace: bool, value
+) -> torch.Tensor:
+    """f(x) (by ``value(x, params)``, computed without a graph) saving only the output."""
+    return _ag.apply(FromOutputInplace if inplace else FromOutput, x, activation, params, value)
+
+
 def trace_value(
     activation: Activation, x: torch.Tensor, params: dict, weights: dict, inplace: bool
 ) -> torch.Tensor:
