@@ -134,6 +134,8 @@ def runs(module: nn.Module, x: torch.Tensor) -> str:
         return "generic (catalog math)"
     if "FewBit" in kind:
         return "few-bit backward (k-bit codes)"
+    if kind.startswith("FromOutput"):
+        return "output saved: ATen float64 value, catalog f' (Python)"
     return "ATen + relukit's rules"
 
 
@@ -144,6 +146,10 @@ def configurations():
     yield "LeakyReLU(-0.2)", rt.LeakyReLU(-0.2), nn.LeakyReLU(-0.2)
     yield "ELU(alpha=0.5)", rt.ELU(0.5), nn.ELU(0.5)
     yield "GELU('tanh')", rt.GELU("tanh"), nn.GELU("tanh")
+    for a in relukit.catalog:  # save="output": the output alone saved, against torch.nn
+        if a.offers_output_save:
+            cls = rt._modules.MODULES[a.name]
+            yield f"{cls.__name__}(save='output')", cls(save="output"), cls.torch_class()()
     try:
         from relukit.torch import _fewbit
     except ImportError:

@@ -107,6 +107,12 @@ def torch_speed_modules() -> str:
     )
 
 
+def spread(values: Sequence[float]) -> str:
+    """``lo–hi`` to two decimals, or one figure where they round alike."""
+    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def torch_speed_notes() -> str:
     """What the module ratios are made of: the kernels alone, a training step, and what
     torch.nn's float32 kernels give up for their speed (benchmarks/ulp_report.py)."""
@@ -129,13 +135,13 @@ def torch_speed_notes() -> str:
     bare = [v for k, v in controls.items() if "bare module" in k]
     same = [v for k, v in controls.items() if "against itself" in k]
     return (
-        f"The native kernels alone take {min(rectifier):.2f}–{max(rectifier):.2f}× ATen's time "
+        f"The native kernels alone take {spread(rectifier)}× ATen's time "
         f"for ReLU and Leaky ReLU (their backward used to read the gradient through AVX-512 "
         f"masked loads, which stalled on one thread of this AMD CPU; now every lane reads it). "
         f"With autograd, the native op called from a bare module takes "
-        f"{min(bare):.2f}–{max(bare):.2f}× torch.nn's time, and the modules above "
+        f"{spread(bare)}× torch.nn's time, and the modules above "
         f"{modules['ReLU()']:.2f}× and {modules['LeakyReLU()']:.2f}×, in the same rounds where "
-        f"torch.nn's module against itself measures {min(same):.2f}–{max(same):.2f}× (the "
+        f"torch.nn's module against itself measures {spread(same)}× (the "
         f"controls in `benchmarks/results/torch_speed.md`). The native ops but PReLU build "
         f"their autograd nodes by hand, as ATen's generated code builds its own "
         f"(`torch::autograd::Function`'s bookkeeping cost ReLU and Leaky ReLU more than the "
@@ -143,7 +149,7 @@ def torch_speed_notes() -> str:
         f"file's header), and a module calls its op directly once it has looked it up for the "
         f"input's dtype. "
         f"Inside a model the activation's cost mostly disappears: one training step of the "
-        f"memory benchmark's MLP takes {min(steps):.2f}–{max(steps):.2f}× torch.nn's time, "
+        f"memory benchmark's MLP takes {spread(steps)}× torch.nn's time, "
         f"every activation included.\n\n"
         f"The smooth entries cost more because torch.nn's float32 kernels compute in float32 and "
         f"break the 1-ulp contract: on the contract's own grids (`benchmarks/results/ulp.md`, "

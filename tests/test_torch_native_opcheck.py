@@ -82,12 +82,15 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor, turn: int = 0) -> list
         return [(*head, w) for w in weights]
     if name in ("elu", "elu_backward", "elu_backward_graph"):
         head = (x,) if name == "elu" else (grad, x)
-        # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale) every other sample.
-        general = [(*head, 0.5, 1.0507, 2.0)] if turn % 2 else []
+        # ELU (alpha), and SELU/CELU's form (alpha, scale, input_scale) every other sample;
+        # in the others the output saved (save="output": save_output, is_result).
+        general = [(*head, 0.5, 1.0507, 2.0)] if turn % 2 else [(*head, 1.6, 1.0507, 1.0, True)]
         return [(*head, 1.0), (*head, -0.5), *general]
     if name.startswith("activation"):
         head = (x,) if name == "activation" else (grad, x)
-        return [(*head, NAMED[turn % len(NAMED)])]
+        # Every third sample, Sigmoid or Tanh saving the output (save="output").
+        saving = [(*head, ("sigmoid", "tanh")[turn // 3 % 2], True)] if turn % 3 == 0 else []
+        return [(*head, NAMED[turn % len(NAMED)]), *saving]
     if name == "relu_backward_graph":
         return [(grad, torch.relu(x), 0.0)]
     if name == "leaky_relu_backward_graph":

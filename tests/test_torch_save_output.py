@@ -244,8 +244,13 @@ def test_forward_mode_vmap_and_compile_give_the_backwards_numbers(case):
     compiled = torch.compile(fn, fullgraph=True, backend="aot_eager")
     xc = x.clone().requires_grad_(True)
     (gc,) = torch.autograd.grad(compiled(xc).sum(), xc)
-    for got in (tangent, batched, gc):
-        torch.testing.assert_close(got, expected, rtol=0, atol=0, equal_nan=True)
+    # Compiled: the native ops of eager mode, bit for bit. Forward mode and vmap take the
+    # Python path (FromOutput), whose float64 formula is the catalog's: SELU's λα there is
+    # correctly rounded (plus its low part), the native kernel's λ·α product one float64 ulp
+    # lower, so the rounded gradients may differ by an ulp.
+    torch.testing.assert_close(gc, expected, rtol=0, atol=0, equal_nan=True)
+    for got in (tangent, batched):
+        torch.testing.assert_close(got, expected, rtol=1.2e-7, atol=0, equal_nan=True)
 
 
 INPLACE_CASES = [c for c in OUTPUT_CASES if c.activation.inplace]

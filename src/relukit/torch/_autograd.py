@@ -25,7 +25,8 @@ Saving the output costs nothing extra in ``Linear → act → Linear``: the next
 tensor for its own backward, so the hidden activation is stored once instead of twice. ATen's
 ``leaky_relu_backward`` takes an "is the saved tensor the result?" flag; the slope's branch is
 exact from the output. ELU's is not: ``alpha·exp(x)`` from the output is ``result + alpha``,
-which cancels for x ≪ 0, so ELU keeps its input.
+which cancels for x ≪ 0, so ELU keeps its input, unless the caller asks for ``save="output"``
+(``_generic.FromOutput`` here, ``is_result`` in the native ops: f' exact for the output).
 
 Two rules ATen does not follow are restored here, cheaply:
 

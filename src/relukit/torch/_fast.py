@@ -78,34 +78,48 @@ def register(
 
     def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
         activation = get(name)
-        run, opts, said = fn, options, saves
+        run, opts, said, plan = fn, options, saves, native
         if activation.few_bit:
             run, opts = _with_few_bit(name, run), (*opts, _BACKWARD_BITS)
+            plan = _exact_backward_only(plan) if plan is not None else None
         if activation.offers_output_save:
             opts = (*opts, _SAVE)
             said += ' With ``save="output"``: the output alone, f\' exact for it (``save``).'
-        plan = _exact_only(native) if native is not None and opts else native
-        if plan is not None:
-            run = _native_first(plan, run)
-        if activation.offers_output_save:
             untracked = _untracked_value(native, value or _catalog_value(activation))
             run = _with_output_save(activation, run, untracked)
+            plan = _saving_output(activation, plan) if plan is not None else None
+        if plan is not None:
+            run = _native_first(plan, run)
         FAST[name] = FastPath(run, said, opts, plan)
         return fn
 
     return deco
 
 
-def _exact_only(plan: NativePlan) -> NativePlan:
-    """``plan`` for the exact backward: no native op (whose backward is the exact one) with the
-    few-bit backward or ``save="output"``."""
+def _exact_backward_only(plan: NativePlan) -> NativePlan:
+    """``plan`` where ``backward_bits`` is ``None``; no native op with the few-bit backward."""
 
     def exact(dtype, params, options):
-        if options.get("backward_bits") is not None or options.get("save") == "output":
-            return None
-        return plan(dtype, params, options)
+        return None if options.get("backward_bits") is not None else plan(dtype, params, options)
 
     return exact
+
+
+def _saving_output(activation, plan: NativePlan) -> NativePlan:
+    """``plan``, whose op (``relukit::elu`` or ``relukit::activation``) gets its last argument,
+    ``save_output``, with ``save="output"`` where the parameters allow it (else no op: the path
+    refuses them)."""
+
+    def saving(dtype, params, options):
+        call = plan(dtype, params, options)
+        if call is None or options.get("save") != "output":
+            return call
+        if activation.output_refusal(params) is not None:
+            return None
+        op, args = call
+        return op, (*args, True)
+
+    return saving
 
 
 def _native_first(
@@ -336,7 +350,7 @@ def prelu(input, params, weights, inplace, options):
 
 
 def _elu_native(dtype, params, options):
-    return ("elu", (params["alpha"],))  # every float dtype
+    return ("elu", (params["alpha"], 1.0, 1.0))  # every float dtype; save_output may follow
 
 
 @register(

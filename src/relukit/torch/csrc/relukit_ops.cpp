@@ -47,6 +47,12 @@
 // (the formulas of relukit/torch/_autograd.py's *_grad, which the ATen path runs); otherwise it
 // runs the fused kernel.
 //
+// Saving the output (relukit.torch's save="output"): elu and activation take save_output, and
+// their backward ops is_result (ATen's elu_backward spelling), for the entries whose output
+// determines f' (ELU with alpha >= 0, SELU, CELU, Sigmoid, Tanh; the Python layer checks which):
+// the node then saves the output, and the backward computes f' from it in float64, with the
+// catalog's formulas (output_derivative), rounded once. Measured: benchmarks/bench_torch_speed.py.
+//
 // Batched gradients (is_grads_batched=True, jacobian(vectorize=True), gradcheck's batched check):
 // the ops have batching rules, so a batch of gradients is one kernel call (see "batching rules").
 
@@ -431,7 +437,7 @@ struct EluReduced {
   return std::fma(t.scale, t.em1, t.scale);
 }
 
-Tensor elu_cpu(const Tensor& x, double alpha, double scale, double input_scale) {
+Tensor elu_cpu(const Tensor& x, double alpha, double scale, double input_scale, bool) {
   if (scale == 1.0 && input_scale == 1.0) {  // ELU: the positive branch is x itself
     return map_unary(x, "elu", [alpha](auto v) RELUKIT_INLINE {
       using acc_t = decltype(v);
@@ -455,9 +461,34 @@ Tensor elu_cpu(const Tensor& x, double alpha, double scale, double input_scale) 
   });
 }
 
+// f' from the output y (is_result; alpha >= 0): scale for y > 0, else
+// input_scale*(y + scale*alpha), which is e^x's branch solved for y; y + scale*alpha is exact next
+// to the limit (Sterbenz), and an output rounded beyond the limit gets its 0, never a wrong sign.
+// CELU (scale 1, input_scale 1/alpha) divides by alpha instead: the catalog's formula, bit for
+// bit. NaN stays NaN.
+[[gnu::always_inline]] inline double elu_slope_from_output(double y, double negative,
+                                                          double scale, double alpha,
+                                                          double input_scale, bool celu) {
+  double t = y + negative;
+  t = t > 0.0 ? t : 0.0;
+  return y > 0 ? scale : (celu ? t / alpha : t * input_scale);
+}
+
 Tensor elu_backward_cpu(const Tensor& grad, const Tensor& x, double alpha, double scale,
-                        double input_scale) {
+                        double input_scale, bool is_result) {
   // (grad, x) is the operand order of ATen's elu_backward(grad_output, ..., self_or_result).
+  if (is_result) {
+    const double negative = scale * alpha;  // as the forward's negative branch
+    const bool celu = scale == 1.0 && input_scale != 1.0;
+    return map_binary(grad, x, "elu_backward", true, [=](auto g, auto v) RELUKIT_INLINE {
+      using acc_t = decltype(g);
+      const double d = static_cast<double>(v);
+      const double gi =
+          static_cast<double>(g) * elu_slope_from_output(d, negative, scale, alpha, input_scale,
+                                                         celu);
+      return v != v ? v : static_cast<acc_t>(gi);
+    });
+  }
   if (scale == 1.0 && input_scale == 1.0) {  // ELU: f' = 1 on the positive branch, g itself
     return map_binary(grad, x, "elu_backward", true, [alpha](auto g, auto v) RELUKIT_INLINE {
       using acc_t = decltype(g);
@@ -596,7 +627,7 @@ Tensor by_name(c10::string_view name, Body body) {
               "relu6; got ", name);
 }
 
-Tensor activation_cpu(const Tensor& x, c10::string_view name) {
+Tensor activation_cpu(const Tensor& x, c10::string_view name, bool) {
   if (name == "relu6") {
     // In x's own precision (exact, and no float64 round trip: that made ReLU6 forward+backward
     // ~1.3x torch.nn's, benchmarks/bench_torch_speed.py).
@@ -610,8 +641,30 @@ Tensor activation_cpu(const Tensor& x, c10::string_view name) {
   });
 }
 
-Tensor activation_backward_cpu(const Tensor& grad, const Tensor& x, c10::string_view name) {
+// f' from the output y (is_result) where it determines it: sigmoid' = y(1 - y), tanh' =
+// (1 - y)(1 + y), in float64 (each factor exact where it is small: Sterbenz), the catalog's
+// output_derivative; ReLU6's slope is the same function of x or y.
+template <typename Body>
+Tensor by_output(c10::string_view name, Body body) {
+  if (name == "sigmoid") return body([](double y) RELUKIT_INLINE { return y * (1.0 - y); });
+  if (name == "tanh") return body([](double y) RELUKIT_INLINE { return (1.0 - y) * (1.0 + y); });
+  TORCH_CHECK(false, "relukit::activation_backward: is_result needs an entry whose output "
+              "determines f' (sigmoid, tanh or relu6); got ", name);
+}
+
+Tensor activation_backward_cpu(const Tensor& grad, const Tensor& x, c10::string_view name,
+                               bool is_result) {
   // Operand order (grad, x), as ATen's silu_backward/mish_backward/hardswish_backward.
+  if (is_result && name != "relu6") {
+    return by_output(name, [&](auto slope) {
+      return map_binary(grad, x, "activation_backward", true,
+                        [slope](auto g, auto y) RELUKIT_INLINE {
+                          using acc_t = decltype(g);
+                          return static_cast<acc_t>(static_cast<double>(g) *
+                                                    slope(static_cast<double>(y)));
+                        });
+    });
+  }
   if (name == "relu6") {  // g times a slope of 0, 1 or NaN: exact in g's own precision
     return map_binary(grad, x, "activation_backward", true, [](auto g, auto v) RELUKIT_INLINE {
       return g * relu6_slope(v);
@@ -949,12 +1002,14 @@ Tensor binary_meta(const Tensor& grad, const Tensor& saved, const char* name, bo
 Tensor relu_meta(const Tensor& x) { return unary_meta(x, "relu"); }
 Tensor leaky_relu_meta(const Tensor& x, double) { return unary_meta(x, "leaky_relu"); }
 Tensor gelu_meta(const Tensor& x, bool) { return unary_meta(x, "gelu"); }
-Tensor elu_meta(const Tensor& x, double, double, double) { return unary_meta(x, "elu"); }
-Tensor activation_meta(const Tensor& x, c10::string_view) { return unary_meta(x, "activation"); }
-Tensor activation_backward_meta(const Tensor& g, const Tensor& x, c10::string_view) {
+Tensor elu_meta(const Tensor& x, double, double, double, bool) { return unary_meta(x, "elu"); }
+Tensor activation_meta(const Tensor& x, c10::string_view, bool) {
+  return unary_meta(x, "activation");
+}
+Tensor activation_backward_meta(const Tensor& g, const Tensor& x, c10::string_view, bool) {
   return binary_meta(g, x, "activation_backward", true);
 }
-Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double, double, double) {
+Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double, double, double, bool) {
   return binary_meta(g, x, "elu_backward", true);
 }
 Tensor relu_backward_meta(const Tensor& g, const Tensor& s) {
@@ -996,7 +1051,17 @@ Tensor gelu_backward_graph(const Tensor& grad, const Tensor& x, double tanh) {
 }
 
 Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha, double scale,
-                          double input_scale) {
+                          double input_scale, bool is_result) {
+  if (is_result) {
+    // elu_slope_from_output in ATen's differentiable ops, in float64, rounded to grad's dtype.
+    const Tensor g = grad.to(at::kDouble);
+    const Tensor y = x.to(at::kDouble);
+    const Tensor t = at::clamp_min(y + scale * alpha, 0.0);
+    const bool celu = scale == 1.0 && input_scale != 1.0;
+    const Tensor negative = g * (celu ? t / alpha : t * input_scale);
+    const Tensor gi = at::where(y > 0, g * scale, negative);
+    return propagate_nan(gi, y).to(grad.scalar_type());
+  }
   // f'(x) = scale for x > 0, else scale*alpha*input_scale*exp(input_scale*x), as a select:
   // ATen's elu_backward differentiates with x < 0, so its f''(0) is 0; here the x <= 0 branch
   // gives f''(0) (kink rule).
@@ -1006,13 +1071,20 @@ Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha, dou
   return propagate_nan(gi, x);
 }
 
-Tensor activation_backward_graph(const Tensor& grad, const Tensor& x, c10::string_view name) {
+Tensor activation_backward_graph(const Tensor& grad, const Tensor& x, c10::string_view name,
+                                 bool is_result) {
   // relukit/torch/_fast_smooth.py's _grad with a graph: grad*f' in float64 (the derivative
-  // formulas of its KERNELS table, in ATen's differentiable ops), rounded to grad's dtype.
+  // formulas of its KERNELS table, in ATen's differentiable ops), rounded to grad's dtype; from
+  // the output (is_result), by_output's formulas.
   const Tensor g = grad.to(at::kDouble);
   const Tensor w = x.to(at::kDouble);
   Tensor slope;
-  if (name == "silu" || name == "mish") {
+  if (is_result && (name == "sigmoid" || name == "tanh")) {
+    slope = name == "sigmoid" ? w * (1.0 - w) : (1.0 - w) * (1.0 + w);
+  } else if (is_result && name != "relu6") {
+    TORCH_CHECK(false, "relukit::activation_backward_graph: is_result needs sigmoid, tanh or "
+                "relu6; got ", name);
+  } else if (name == "silu" || name == "mish") {
     const Tensor c = at::clamp(w, -800.0, 800.0);  // _CLIP: the functions' float64 limits
     const Tensor s = at::sigmoid(c);
     if (name == "silu") {
@@ -1050,10 +1122,10 @@ using BinaryFn = Tensor(const Tensor&, const Tensor&);
 using BinaryParamFn = Tensor(const Tensor&, const Tensor&, double);
 using BinaryFlagFn = Tensor(const Tensor&, const Tensor&, bool);
 using PreluBackwardFn = std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&);
-using EluFn = Tensor(const Tensor&, double, double, double);
-using NamedFn = Tensor(const Tensor&, c10::string_view);
-using BinaryNamedFn = Tensor(const Tensor&, const Tensor&, c10::string_view);
-using EluBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double);
+using EluFn = Tensor(const Tensor&, double, double, double, bool);
+using NamedFn = Tensor(const Tensor&, c10::string_view, bool);
+using BinaryNamedFn = Tensor(const Tensor&, const Tensor&, c10::string_view, bool);
+using EluBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double, bool);
 
 // Handles are looked up once (thread-safe statics), after the library has registered the ops.
 const auto& relu_op() {
@@ -1158,18 +1230,19 @@ Tensor gelu_backward_autograd(const Tensor& grad, const Tensor& x, bool tanh) {
 }
 
 Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha, double scale,
-                             double input_scale) {
+                             double input_scale, bool is_result) {
   if (wants_graph(grad, x)) {
-    return elu_backward_graph_op().call(grad, x, alpha, scale, input_scale);
+    return elu_backward_graph_op().call(grad, x, alpha, scale, input_scale, is_result);
   }
   at::AutoDispatchBelowADInplaceOrView guard;
-  return elu_backward_op().call(grad, x, alpha, scale, input_scale);
+  return elu_backward_op().call(grad, x, alpha, scale, input_scale, is_result);
 }
 
-Tensor activation_backward_autograd(const Tensor& grad, const Tensor& x, c10::string_view name) {
-  if (wants_graph(grad, x)) return activation_backward_graph_op().call(grad, x, name);
+Tensor activation_backward_autograd(const Tensor& grad, const Tensor& x, c10::string_view name,
+                                    bool is_result) {
+  if (wants_graph(grad, x)) return activation_backward_graph_op().call(grad, x, name, is_result);
   at::AutoDispatchBelowADInplaceOrView guard;
-  return activation_backward_op().call(grad, x, name);
+  return activation_backward_op().call(grad, x, name, is_result);
 }
 
 std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Tensor& x,
@@ -1197,6 +1270,7 @@ struct UnaryParams {
   Unary op = Unary::kRelu;
   double a = 0.0, b = 0.0, c = 0.0;  // slope | tanh (0/1) | alpha, scale, input_scale
   std::string name;                  // the activation op's entry
+  bool result = false;               // elu, activation: the saved tensor is the output
 };
 
 variable_list unary_backward(const Tensor& grad, const Tensor& saved, const UnaryParams& p) {
@@ -1209,9 +1283,9 @@ variable_list unary_backward(const Tensor& grad, const Tensor& saved, const Unar
     case Unary::kGelu:
       return {gelu_backward_op().call(grad, saved, p.a != 0.0)};
     case Unary::kElu:
-      return {elu_backward_op().call(grad, saved, p.a, p.b, p.c)};
+      return {elu_backward_op().call(grad, saved, p.a, p.b, p.c, p.result)};
     case Unary::kActivation:
-      return {activation_backward_op().call(grad, saved, p.name)};
+      return {activation_backward_op().call(grad, saved, p.name, p.result)};
   }
   TORCH_CHECK(false, "relukit: unknown unary op");
 }
@@ -1238,7 +1312,7 @@ struct UnaryBackward final : public torch::autograd::TraceableFunction {
   }
   static variable_list functional(const variable_list& grads, const std::vector<c10::IValue>& a) {
     UnaryParams p{static_cast<Unary>(a[1].toInt()), a[2].toDouble(), a[3].toDouble(),
-                  a[4].toDouble(), a[5].toStringRef()};
+                  a[4].toDouble(), a[5].toStringRef(), a[6].toBool()};
     return unary_backward(grads[0], a[0].toTensor(), p);
   }
   void compiled_args(torch::dynamo::autograd::CompiledNodeArgs& args) const override {
@@ -1248,16 +1322,19 @@ struct UnaryBackward final : public torch::autograd::TraceableFunction {
     args.collect(params_.b);
     args.collect(params_.c);
     args.collect(params_.name);
+    args.collect(params_.result);
   }
   variable_list apply_with_saved(const variable_list& grads,
                                  torch::dynamo::autograd::SwapSavedVariables& saved) override {
     namespace ca = torch::dynamo::autograd;
     saved.before(saved_);
     const std::vector<c10::IValue> args{saved_.unpack(getptr()), static_cast<int64_t>(params_.op),
-                                        params_.a, params_.b, params_.c, params_.name};
+                                        params_.a,  params_.b, params_.c, params_.name,
+                                        params_.result};
     const std::vector<at::TypePtr> schema{at::TensorType::get(), c10::IntType::get(),
                                           c10::FloatType::get(), c10::FloatType::get(),
-                                          c10::FloatType::get(), c10::StringType::get()};
+                                          c10::FloatType::get(), c10::StringType::get(),
+                                          c10::BoolType::get()};
     const auto& py = ca::getPyCompilerInterface();
     const std::string fn = py->bind_function(saved.get_py_compiler(), name(), functional, schema,
                                              /*is_custom_function=*/true, /*is_traceable=*/true);
@@ -1328,16 +1405,20 @@ Tensor gelu_autograd(const Tensor& x, bool tanh) {
   return with_unary_node(x, "relukit::gelu", {Unary::kGelu, tanh ? 1.0 : 0.0}, false,
                          [&] { return gelu_op().call(x, tanh); });
 }
-Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale) {
-  // The input, as torch.nn.ELU (from the output f' cancels).
-  return with_unary_node(x, "relukit::elu", {Unary::kElu, alpha, scale, input_scale}, false,
-                         [&] { return elu_op().call(x, alpha, scale, input_scale); });
+Tensor elu_autograd(const Tensor& x, double alpha, double scale, double input_scale,
+                    bool save_output) {
+  // The input, as torch.nn.ELU (from the output f' cancels in the tail), unless save_output.
+  return with_unary_node(
+      x, "relukit::elu", {Unary::kElu, alpha, scale, input_scale, "", save_output}, save_output,
+      [&] { return elu_op().call(x, alpha, scale, input_scale, save_output); });
 }
-Tensor activation_autograd(const Tensor& x, c10::string_view name) {
-  // The input, as torch.nn (the output does not give f' exactly), but ReLU6's output.
+Tensor activation_autograd(const Tensor& x, c10::string_view name, bool save_output) {
+  // The input, as torch.nn (the output does not give f' exactly), but ReLU6's output, and the
+  // output with save_output.
+  const bool output = save_output || name == "relu6";
   return with_unary_node(x, "relukit::activation",
-                         {Unary::kActivation, 0.0, 0.0, 0.0, std::string(name)}, name == "relu6",
-                         [&] { return activation_op().call(x, name); });
+                         {Unary::kActivation, 0.0, 0.0, 0.0, std::string(name), output}, output,
+                         [&] { return activation_op().call(x, name, save_output); });
 }
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
 
@@ -1386,18 +1467,22 @@ Tensor leaky_relu_batched(const Tensor& x, double slope) {
   return unary_batched(leaky_relu_op(), x, slope);
 }
 Tensor gelu_batched(const Tensor& x, bool tanh) { return unary_batched(gelu_op(), x, tanh); }
-Tensor activation_batched(const Tensor& x, c10::string_view name) {
-  return unary_batched(activation_op(), x, name);
+Tensor activation_batched(const Tensor& x, c10::string_view name, bool save_output) {
+  return unary_batched(activation_op(), x, name, save_output);
 }
-Tensor activation_backward_batched(const Tensor& grad, const Tensor& x, c10::string_view name) {
-  return binary_batched(activation_backward_op(), "activation_backward", grad, x, name);
+Tensor activation_backward_batched(const Tensor& grad, const Tensor& x, c10::string_view name,
+                                   bool is_result) {
+  return binary_batched(activation_backward_op(), "activation_backward", grad, x, name,
+                        is_result);
 }
-Tensor elu_batched(const Tensor& x, double alpha, double scale, double input_scale) {
-  return unary_batched(elu_op(), x, alpha, scale, input_scale);
+Tensor elu_batched(const Tensor& x, double alpha, double scale, double input_scale,
+                   bool save_output) {
+  return unary_batched(elu_op(), x, alpha, scale, input_scale, save_output);
 }
 Tensor elu_backward_batched(const Tensor& grad, const Tensor& x, double alpha, double scale,
-                            double input_scale) {
-  return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha, scale, input_scale);
+                            double input_scale, bool is_result) {
+  return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha, scale, input_scale,
+                        is_result);
 }
 Tensor relu_backward_batched(const Tensor& grad, const Tensor& result) {
   return binary_batched(relu_backward_op(), "relu_backward", grad, result);
@@ -1419,14 +1504,16 @@ TORCH_LIBRARY(relukit, m) {
   m.def("leaky_relu_backward(Tensor grad, Tensor saved, float negative_slope) -> Tensor");
   m.def("gelu(Tensor x, bool tanh) -> Tensor");
   m.def("gelu_backward(Tensor grad, Tensor x, bool tanh) -> Tensor");
-  m.def("elu(Tensor x, float alpha, float scale=1., float input_scale=1.) -> Tensor");
+  m.def(
+      "elu(Tensor x, float alpha, float scale=1., float input_scale=1., bool save_output=False) "
+      "-> Tensor");
   m.def("prelu(Tensor x, Tensor weight) -> Tensor");
-  m.def("activation(Tensor x, str name) -> Tensor");
-  m.def("activation_backward(Tensor grad, Tensor x, str name) -> Tensor");
+  m.def("activation(Tensor x, str name, bool save_output=False) -> Tensor");
+  m.def("activation_backward(Tensor grad, Tensor x, str name, bool is_result=False) -> Tensor");
   m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
   m.def(
-      "elu_backward(Tensor grad, Tensor x, float alpha, float scale=1., float input_scale=1.) "
-      "-> Tensor");
+      "elu_backward(Tensor grad, Tensor x, float alpha, float scale=1., float input_scale=1., "
+      "bool is_result=False) -> Tensor");
   // The differentiable backward passes for double backward, written with ATen ops.
   m.def("relu_backward_graph(Tensor grad, Tensor saved, float param) -> Tensor",
         TORCH_FN(relukit::relu_backward_graph));
@@ -1436,9 +1523,10 @@ TORCH_LIBRARY(relukit, m) {
         TORCH_FN(relukit::gelu_backward_graph));
   m.def(
       "elu_backward_graph(Tensor grad, Tensor saved, float alpha, float scale=1., "
-      "float input_scale=1.) -> Tensor",
+      "float input_scale=1., bool is_result=False) -> Tensor",
         TORCH_FN(relukit::elu_backward_graph));
-  m.def("activation_backward_graph(Tensor grad, Tensor x, str name) -> Tensor",
+  m.def("activation_backward_graph(Tensor grad, Tensor x, str name, bool is_result=False) -> "
+        "Tensor",
         TORCH_FN(relukit::activation_backward_graph));
   m.def("prelu_backward_graph(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)",
         TORCH_FN(relukit::prelu_backward_graph));
