@@ -111,6 +111,22 @@ def torch_worst_ulps(case_index: int, dtype_name: str, which: str, functional=No
     return errors[i], float(xs[i])
 
 
+def saved_storages(fn, x):
+    """``(storages, y)``: y = fn(x) and the storages (``data_ptr``s) its graph saves for
+    backward, seen by ``torch.autograd.graph.saved_tensors_hooks``."""
+    import torch
+
+    ptrs = set()
+
+    def pack(t):
+        ptrs.add(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = fn(x)
+    return ptrs, y
+
+
 def torch_gradient_errors(case, dtype_name: str, **options) -> tuple[float, bool]:
     """(worst gradient error, any wrong sign) of relukit.torch's default path for ``case``, or
     with ``options`` (``save="output"``).

@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cases import CASE_IDS, CASES, TOLERANCES, sample_points  # noqa: E402
+from helpers import saved_storages  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.autograd import gradcheck, gradgradcheck  # noqa: E402
 
@@ -243,24 +244,12 @@ def test_prelu_forward_mode_obeys_the_kink_rule_and_weight_tangent():
 # --- what is saved for backward -----------------------------------------------------------------
 
 
-def saved_storages(fn, x):
-    """The storages (as data_ptrs) fn's graph saves, and x's and the output's data_ptrs."""
-    ptrs = []
-
-    def pack(t):
-        ptrs.append(t.untyped_storage().data_ptr())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = fn(x)
-    return set(ptrs), x.untyped_storage().data_ptr(), y.untyped_storage().data_ptr()
-
-
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_saved_tensor_policy(case):
     fn, saves = (lambda x: tfn(case, x)), case.saves
     x = torch.randn(10, requires_grad=True) * 1.0  # non-leaf, distinct storage
-    saved, x_ptr, y_ptr = saved_storages(fn, x)
+    saved, y = saved_storages(fn, x)
+    x_ptr, y_ptr = x.untyped_storage().data_ptr(), y.untyped_storage().data_ptr()
     weights = sum(p.kind == "weight" for p in case.activation.params)  # PReLU's, as torch.nn
     assert (y_ptr if saves == "output" else x_ptr) in saved
     assert len(saved) == 1 + weights

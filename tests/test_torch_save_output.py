@@ -19,7 +19,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 from cases import CASES, ULPS, sample_points
-from helpers import torch_gradient_absolute_error
+from helpers import saved_storages, torch_gradient_absolute_error
 
 import relukit
 
@@ -84,18 +84,6 @@ def test_parameters_whose_output_hides_the_input_are_refused(case):
                 fn(x)
 
 
-def _saved_storages(fn, x):
-    ptrs = []
-
-    def pack(t):
-        ptrs.append(t.untyped_storage().data_ptr())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = fn(x)
-    return set(ptrs), y
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", OUTPUT_CASES, ids=OUTPUT_IDS)
 def test_the_value_is_the_exact_paths_and_only_the_output_is_saved(case, dtype):
@@ -103,7 +91,7 @@ def test_the_value_is_the_exact_paths_and_only_the_output_is_saved(case, dtype):
     module = rt._modules.MODULES[case.name](**case.params, save="output")
     for fn in (lambda v: _call(case, v, save="output"), module):
         h = x.clone().requires_grad_(True) * 1  # non-leaf, its own storage
-        saved, y = _saved_storages(fn, h)
+        saved, y = saved_storages(fn, h)
         assert saved == {y.untyped_storage().data_ptr()}
         assert torch.equal(y.detach().nan_to_num(), _call(case, x).nan_to_num())
         with torch.no_grad():  # no graph: the exact path's call, nothing saved
@@ -264,7 +252,7 @@ def test_in_place_overwrites_the_input_and_saves_it_alone(case):
     y, g_out = _grad(case, x0, save="output")
     b = x0.clone().requires_grad_(True)
     h = b * 1.0
-    saved, z = _saved_storages(lambda v: _call(case, v, inplace=True, save="output"), h)
+    saved, z = saved_storages(lambda v: _call(case, v, inplace=True, save="output"), h)
     assert z is h and saved == {h.untyped_storage().data_ptr()}
     (g_in,) = torch.autograd.grad(z, b, torch.ones_like(z))
     assert torch.equal(z.detach().nan_to_num(), y.nan_to_num())
