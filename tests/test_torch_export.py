@@ -25,15 +25,19 @@ torchscript = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:Deprecat
 IDS = [a.name for a in ENTRIES]
 
 
-def _module(activation):
+# The entries with save="output" (the output alone saved for backward), exported with it too.
+SAVING = [a for a in ENTRIES if a.offers_output_save]
+
+
+def _module(activation, **options):
     cls = getattr(rt, activation.class_name)
-    return cls(num_parameters=4) if cls._weights else cls()
+    return cls(num_parameters=4) if cls._weights else cls(**options)
 
 
-def _model(activation):
+def _model(activation, **options):
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Linear(4, 4), _module(activation), torch.nn.Linear(4, 2)
+        torch.nn.Linear(4, 4), _module(activation, **options), torch.nn.Linear(4, 2)
     ).eval()
 
 
@@ -108,14 +112,25 @@ def test_torch_export_runs_and_matches_eager(activation):
     torch.testing.assert_close(exported.module()(_x()), model(_x()))
 
 
+@pytest.mark.parametrize("activation", SAVING, ids=[a.name for a in SAVING])
+def test_torch_export_with_save_output_matches_eager(activation):
+    model = _model(activation, save="output")
+    exported = torch.export.export(model, (_x(),))
+    torch.testing.assert_close(exported.module()(_x()), model(_x()), rtol=0, atol=0)
+
+
 # torch 2.13's ONNX exporter trips its own pytree deprecation (a torch internal).
 @pytest.mark.filterwarnings("ignore:`isinstance.treespec, LeafSpec.` is deprecated:FutureWarning")
 @pytest.mark.slow  # ONNX export and onnxruntime take ~1 s per model
-@pytest.mark.parametrize("activation", ENTRIES, ids=IDS)
-def test_onnx_export_runs_in_onnxruntime(activation, tmp_path):
+@pytest.mark.parametrize(
+    ("activation", "options"),
+    [(a, {}) for a in ENTRIES] + [(a, {"save": "output"}) for a in SAVING],
+    ids=IDS + [f"{a.name}-save-output" for a in SAVING],
+)
+def test_onnx_export_runs_in_onnxruntime(activation, options, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    model = _model(activation)
+    model = _model(activation, **options)
     path = tmp_path / "model.onnx"
     torch.onnx.export(model, (_x(),), str(path), dynamo=True, verbose=False)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
