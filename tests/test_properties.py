@@ -33,10 +33,20 @@ def _specials(dtype: str) -> list[float]:
     return [0.0, -0.0, math.inf, -math.inf, math.nan, float(info.max), -float(info.max), tiny]
 
 
+# save="output" (the output alone saved): the entries that offer it, with parameters that allow it.
+SAVING = [
+    c
+    for c in CASES
+    if c.activation.offers_output_save and c.activation.output_refusal(c.params) is None
+]
+
+
 @st.composite
-def inputs(draw, dtypes=DTYPES):
-    """(case, dtype, x, params): x in one of the layouts, params possibly out of range."""
-    case = draw(st.sampled_from(CASES))
+def inputs(draw, dtypes=DTYPES, saving=False):
+    """(case, dtype, x, params): x in one of the layouts, params possibly out of range; with
+    ``saving``, a case whose entry and parameters allow ``save="output"`` (``SAVING``). (A flag,
+    not the list: Hypothesis puts the strategy's arguments in its messages.)"""
+    case = draw(st.sampled_from(SAVING if saving else CASES))
     dtype = draw(st.sampled_from(dtypes))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=6))
     held = _np(dtype)  # bfloat16 values are drawn in float32 and rounded by torch
@@ -177,6 +187,46 @@ def test_torch_contract_and_agreement_with_numpy(drawn):
     assert _within(got, want.double().numpy(), ulps + 1, _np(dtype))
     rtol = {"float64": 1e-12, "float32": 1e-5, "float16": 2e-3, "bfloat16": 1.6e-2}[dtype]
     torch.testing.assert_close(g.double(), want_d.double(), rtol=rtol, atol=rtol, equal_nan=True)
+
+
+def _largest_derivative(case) -> float:
+    """max |f'| of the case's NumPy derivative on a dense grid (the absolute error's unit)."""
+    x = np.concatenate([np.linspace(-50, 50, 20001), [0.0]])
+    return float(np.abs(case.numpy_fn().derivative(x, **case.params)).max())
+
+
+@given(inputs([*DTYPES, "bfloat16"], saving=True))
+def test_torch_save_output_contract(drawn):
+    """The value is the exact path's, bit for bit; the gradient NaN exactly where the input
+    is, never negative (every entry offering it increases), and within two epsilons (four in
+    float64) of the largest |f'| of the exact f'(x): exact for the output, so only absolutely
+    close to f'(x)."""
+    torch = pytest.importorskip("torch")
+    from relukit.torch import functional as F
+
+    case, dtype, x, params = drawn
+    t = torch.tensor(np.array(x)).to(getattr(torch, dtype))
+    before = t.clone()
+    leaf = t.clone().requires_grad_(True)
+    try:
+        y = getattr(F, case.name)(leaf, **params, save="output")
+        (g,) = torch.autograd.grad(y.sum(), leaf) if y.numel() else (torch.zeros_like(t),)
+    except (TypeError, ValueError) as err:
+        assert params != case.params and _error_names_the_argument(err, params), err
+        return
+    assert torch.equal(t.nan_to_num(), before.nan_to_num())
+    exact = getattr(F, case.name)(t, **params)
+    assert torch.equal(y.detach().nan_to_num(), exact.nan_to_num())
+    assert torch.equal(g.isnan(), t.isnan())
+    assert not (g < 0).any()
+    work = np.float32 if dtype == "bfloat16" else np.dtype(dtype)
+    xn = t.to(torch.float32 if dtype == "bfloat16" else t.dtype).numpy().astype(work)
+    want = np.asarray(case.numpy_fn().derivative(xn.astype(np.float64), **params))
+    ok = np.isfinite(want)
+    # float64 values are within 4 ulp, not correctly rounded: its budget is the contract's 4.
+    eps = float(torch.finfo(t.dtype).eps) * (4 if dtype == "float64" else 2)
+    err = np.abs(g.double().numpy()[ok] - want[ok])
+    assert (err <= eps * _largest_derivative(case)).all(), err.max()
 
 
 def _np(dtype: str) -> str:
