@@ -198,6 +198,24 @@ def test_graph_backwards_are_the_aten_paths_formulas(dtype):
     for name, k in fs.KERNELS.items():
         if k.native is fs._named:
             pairs.append((R.activation_backward_graph(g, x, name), fs._grad(k, g, x, {})))
+    # From the output (save="output", is_result), the kernel and the graph, and _generic's f'
+    # from the output (the catalog's output_derivative): Sigmoid, Tanh, ELU, CELU. (SELU's λα
+    # differs by a float64 ulp between the kernels' λ·α and the catalog's correctly rounded one:
+    # tests/test_torch_save_output.py.)
+    from relukit.torch import _generic
+
+    for name, op, args in [
+        ("sigmoid", "activation_backward", ("sigmoid",)),
+        ("tanh", "activation_backward", ("tanh",)),
+        ("elu", "elu_backward", (0.7, 1.0, 1.0)),
+        ("celu", "elu_backward", (0.3, 1.0, 1 / 0.3)),
+    ]:
+        a = relukit.get(name)
+        params = {"alpha": args[0]} if a.params else {}
+        y = _generic.value(a, x, params, {})
+        want = _generic._output_grad(a, g, y, params)
+        for fn in (getattr(R, op), getattr(R, f"{op}_graph")):
+            pairs.append((fn(g, y, *args, True), want))
     for ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
 
