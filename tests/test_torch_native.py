@@ -356,6 +356,35 @@ def test_selu_and_celu_run_the_elu_kernels_rounded_once(dtype, name, param):
     torch.testing.assert_close(gg.double(), torch.where(xd > 0, 0.0, want), rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("save", ["auto", "output"])
+@pytest.mark.parametrize("beta", [1.0, 2.5, -1.0, 1e-20])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_softplus_is_float64_rounded_once(dtype, beta, save):
+    """relukit::softplus (exp, then log1p by a series of its own) against the catalog's
+    double-double float64 (NumPy), rounded to the dtype: values and gradients, from the input
+    or from the output (f' = −expm1(−β·y), the output's own f')."""
+    x = torch.cat([_elu_points(dtype), _elu_points(dtype).neg(), torch.tensor([60.0, -60.0])])
+    x = x.to(dtype)
+    grad = torch.linspace(-2, 2, x.numel(), dtype=torch.float64).to(dtype)
+    xi = x.clone().requires_grad_(True)
+    y = F.softplus(xi, beta, save=save)
+    assert type(y.grad_fn).__name__ == "CppFunction"  # relukit::softplus, not the ATen path
+    (g,) = torch.autograd.grad(y, xi, grad)
+    sp = relukit.softplus
+    value = torch.from_numpy(sp(x.double().numpy(), beta))
+    saved = y.detach().double().numpy() if save == "output" else None
+    if saved is None:
+        slope = torch.from_numpy(sp.derivative(x.double().numpy(), beta))
+    else:
+        slope = torch.from_numpy(-np.expm1(-beta * saved))
+    for got, want in ((y.detach(), value), (g, slope * grad.double())):
+        rounded = want.to(dtype)
+        assert (got != rounded).float().mean() < 1e-4
+        big = rounded.isinf()  # beyond the dtype (float16 at beta = 1e-20: ln2/beta)
+        assert torch.equal(got[big], rounded[big])
+        assert ((got.double() - want).abs() <= _ulp(rounded))[~big].all()
+
+
 def test_elu_specials_sign_of_zero_and_kink():
     for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
         for alpha in (1.0, -0.5, 0.0):

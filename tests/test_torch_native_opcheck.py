@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 R = torch.ops.relukit
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
-FORWARD = ["relu", "leaky_relu", "gelu", "elu", "prelu", "activation"]
+FORWARD = ["relu", "leaky_relu", "gelu", "elu", "prelu", "activation", "softplus"]
 # The entries that run relukit::activation(x, name) (relukit/torch/_fast_smooth.py).
 NAMED = [n for n, k in _fast_smooth.KERNELS.items() if k.native is _fast_smooth._named]
 OP_NAMES = [n for f in FORWARD for n in (f, f"{f}_backward", f"{f}_backward_graph")]
@@ -86,6 +86,10 @@ def _args(name: str, x: torch.Tensor, grad: torch.Tensor, turn: int = 0) -> list
         # in the others the output saved (save="output": save_output, is_result).
         general = [(*head, 0.5, 1.0507, 2.0)] if turn % 2 else [(*head, 1.6, 1.0507, 1.0, True)]
         return [(*head, 1.0), (*head, -0.5), *general]
+    if name.startswith("softplus"):
+        head = (x,) if name == "softplus" else (grad, x)
+        # beta of either sign, and every other sample a saved output (save="output").
+        return [(*head, 1.0), (*head, -0.5), *([(*head, 2.0, True)] if turn % 2 == 0 else [])]
     if name.startswith("activation"):
         head = (x,) if name == "activation" else (grad, x)
         # Every third sample, Sigmoid or Tanh saving the output (save="output").
@@ -177,6 +181,7 @@ def _chain(x):
     y = R.gelu(y, True)
     y = R.leaky_relu(y, 0.1)
     y = R.elu(y, 0.7)
+    y = R.softplus(y, 1.5)
     return R.relu(y)
 
 
@@ -217,6 +222,7 @@ def test_torch_export_with_a_dynamic_batch_keeps_the_ops():
         "relukit.leaky_relu.default",
         "relukit.relu.default",
         "relukit.elu.default",
+        "relukit.softplus.default",
     }
     other = torch.randn(7, 8)
     assert torch.equal(exported.module()(other), _chain(other))

@@ -52,7 +52,7 @@ class Kernels:
     # relukit's native op for float32 and narrower on CPU, out of place (eager and compiled):
     # ``native(name, **params)`` gives the op's name and its arguments after the input. SELU
     # and CELU are relukit::elu(x, alpha, scale, input_scale); the parameter-free ones share
-    # relukit::activation(x, name).
+    # relukit::activation(x, name); Softplus is relukit::softplus(x, beta).
     native: Callable[..., tuple[str, tuple]] | None = None
 
 
@@ -98,6 +98,7 @@ KERNELS: dict[str, Kernels] = {
         grad_fast=lambda g, x, beta, threshold: _A.softplus_backward(
             g, x, beta, _SOFTPLUS_THRESHOLD
         ),
+        native=lambda name, beta, threshold: ("softplus", (beta,)),
     ),
     "selu": Kernels(
         value=lambda x, **_: F.selu(x),

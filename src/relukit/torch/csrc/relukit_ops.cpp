@@ -405,8 +405,8 @@ struct EluReduced {
   double scale;  // 2^k
 };
 
-[[gnu::always_inline]] inline EluReduced elu_reduce(double v) {
-  const double c = v < -110.0 ? -110.0 : v;  // -inf becomes -110; NaN stays NaN
+[[gnu::always_inline]] inline EluReduced elu_reduce(double v, double floor = -110.0) {
+  const double c = v < floor ? floor : v;  // -inf becomes the floor; NaN stays NaN
   const auto [r, scale] = reduce_ln2(c);     // r = c exactly when k = 0
   double q = 1.0 / 6227020800;               // 1/13!
   q = std::fma(q, r, 1.0 / 479001600);
@@ -675,6 +675,83 @@ Tensor activation_backward_cpu(const Tensor& grad, const Tensor& x, c10::string_
       using acc_t = decltype(g);
       return static_cast<acc_t>(static_cast<double>(g) * math(static_cast<double>(v)).slope);
     });
+  });
+}
+
+// --- Softplus: "softplus(x, beta)" --------------------------------------------------------------
+// f(x) = [x where beta*x > 0, else 0] + log1p(e^{-|beta*x|})/beta: two terms of one sign, so
+// nothing cancels (the catalog's formula; no threshold: the value is exact everywhere).
+// f'(x) = sigmoid(beta*x); from the output (is_result, save="output"), f' = -expm1(-beta*y).
+// float32, float16 and bfloat16 in float64, rounded once (float64 input runs the catalog's
+// double-double math; these formulas serve a direct call). e^{-|z|} for |z| <= 708; beyond, it is
+// 0: its quotient by any beta finite in float32 (|beta| >= 2^-149) is below 1e-262, 0 in float32.
+// log1p(u), u in [0, 1]: log(w) + (u - (w - 1))/w with w = 1 + u rounded (fdlibm's correction),
+// log(w) = k*ln2 + 2*atanh(s), s = f/(2 + f), f = w/2^k - 1 in [-0.293, 0.415], the series in
+// s^2 to s^24/25 (|s| <= 0.172: truncation below 1e-21). ATen's float32 softplus is x past
+// beta*x > threshold (2e-9 off at 20 in float64) and its backward from exp(beta*x).
+
+// e^v for v in [-708, 0] (NaN stays NaN): elu_reduce's polynomial down to -708, where 2^k is
+// still a normal number.
+[[gnu::always_inline]] inline double exp_down_to_708(double v) {
+  const EluReduced t = elu_reduce(v, -708.0);
+  return std::fma(t.scale, t.em1, t.scale);
+}
+
+[[gnu::always_inline]] inline double log1p_unit(double u) {  // u in [0, 1]
+  constexpr double kLn2 = 0.6931471805599453;
+  const double w = 1.0 + u;
+  const double c = (u - (w - 1.0)) / w;  // 1 + u's rounding error, w - 1 exact
+  const bool high = w > 1.4142135623730951;
+  const double f = (high ? 0.5 * w : w) - 1.0;  // exact
+  const double s = f / (2.0 + f);
+  const double z = s * s;
+  double q = 1.0 / 25;
+  q = std::fma(q, z, 1.0 / 23);
+  q = std::fma(q, z, 1.0 / 21);
+  q = std::fma(q, z, 1.0 / 19);
+  q = std::fma(q, z, 1.0 / 17);
+  q = std::fma(q, z, 1.0 / 15);
+  q = std::fma(q, z, 1.0 / 13);
+  q = std::fma(q, z, 1.0 / 11);
+  q = std::fma(q, z, 1.0 / 9);
+  q = std::fma(q, z, 1.0 / 7);
+  q = std::fma(q, z, 1.0 / 5);
+  q = std::fma(q, z, 1.0 / 3);
+  const double lw = 2.0 * s + 2.0 * s * (z * q);  // 2*atanh(s)
+  return (high ? lw + kLn2 : lw) + c;
+}
+
+[[gnu::always_inline]] inline double softplus_value(double d, double beta) {
+  const double a = std::fabs(beta * d);
+  const double u = a > 708.0 ? 0.0 : exp_down_to_708(-a);
+  const double linear = beta < 0 ? (d < 0 ? d : 0.0) : (d > 0 ? d : 0.0);
+  return linear + log1p_unit(u) / beta;
+}
+
+Tensor softplus_cpu(const Tensor& x, double beta, bool) {
+  return map_unary(x, "softplus", [beta](auto v) RELUKIT_INLINE {
+    using acc_t = decltype(v);
+    const double d = static_cast<double>(v);
+    return v != v ? v : static_cast<acc_t>(softplus_value(d, beta));
+  });
+}
+
+Tensor softplus_backward_cpu(const Tensor& grad, const Tensor& x, double beta, bool is_result) {
+  // Operand order (grad, x), as ATen's softplus_backward.
+  if (is_result) {
+    return map_binary(grad, x, "softplus_backward", true, [beta](auto g, auto y) RELUKIT_INLINE {
+      using acc_t = decltype(g);
+      // -beta*y <= 0 for every output; a tensor that is no output (a direct call) gets the
+      // formula at 0 there, not elu_expm1 outside its domain.
+      const double v = -beta * static_cast<double>(y);
+      const double slope = -elu_expm1(v > 0 ? 0.0 : v);
+      return static_cast<acc_t>(static_cast<double>(g) * slope);
+    });
+  }
+  return map_binary(grad, x, "softplus_backward", true, [beta](auto g, auto v) RELUKIT_INLINE {
+    using acc_t = decltype(g);
+    const double slope = sigmoid_math(beta * static_cast<double>(v)).value;
+    return static_cast<acc_t>(static_cast<double>(g) * slope);
   });
 }
 
@@ -1009,6 +1086,10 @@ Tensor activation_meta(const Tensor& x, c10::string_view, bool) {
 Tensor activation_backward_meta(const Tensor& g, const Tensor& x, c10::string_view, bool) {
   return binary_meta(g, x, "activation_backward", true);
 }
+Tensor softplus_meta(const Tensor& x, double, bool) { return unary_meta(x, "softplus"); }
+Tensor softplus_backward_meta(const Tensor& g, const Tensor& x, double, bool) {
+  return binary_meta(g, x, "softplus_backward", true);
+}
 Tensor elu_backward_meta(const Tensor& g, const Tensor& x, double, double, double, bool) {
   return binary_meta(g, x, "elu_backward", true);
 }
@@ -1071,6 +1152,16 @@ Tensor elu_backward_graph(const Tensor& grad, const Tensor& x, double alpha, dou
   return propagate_nan(gi, x);
 }
 
+Tensor softplus_backward_graph(const Tensor& grad, const Tensor& x, double beta,
+                               bool is_result) {
+  // softplus_backward_cpu's formulas in ATen's differentiable ops, in float64, rounded once.
+  const Tensor g = grad.to(at::kDouble);
+  const Tensor w = x.to(at::kDouble);
+  const Tensor slope =
+      is_result ? -at::expm1(at::clamp_max(w * -beta, 0.0)) : at::sigmoid(w * beta);
+  return (g * slope).to(grad.scalar_type());
+}
+
 Tensor activation_backward_graph(const Tensor& grad, const Tensor& x, c10::string_view name,
                                  bool is_result) {
   // relukit/torch/_fast_smooth.py's _grad with a graph: grad*f' in float64 (the derivative
@@ -1126,6 +1217,8 @@ using EluFn = Tensor(const Tensor&, double, double, double, bool);
 using NamedFn = Tensor(const Tensor&, c10::string_view, bool);
 using BinaryNamedFn = Tensor(const Tensor&, const Tensor&, c10::string_view, bool);
 using EluBackwardFn = Tensor(const Tensor&, const Tensor&, double, double, double, bool);
+using SoftplusFn = Tensor(const Tensor&, double, bool);
+using SoftplusBackwardFn = Tensor(const Tensor&, const Tensor&, double, bool);
 
 // Handles are looked up once (thread-safe statics), after the library has registered the ops.
 const auto& relu_op() {
@@ -1170,6 +1263,18 @@ const auto& elu_op() {
 }
 const auto& elu_backward_op() {
   static const auto op = find_op<EluBackwardFn>("relukit::elu_backward");
+  return op;
+}
+const auto& softplus_op() {
+  static const auto op = find_op<SoftplusFn>("relukit::softplus");
+  return op;
+}
+const auto& softplus_backward_op() {
+  static const auto op = find_op<SoftplusBackwardFn>("relukit::softplus_backward");
+  return op;
+}
+const auto& softplus_backward_graph_op() {
+  static const auto op = find_op<SoftplusBackwardFn>("relukit::softplus_backward_graph");
   return op;
 }
 const auto& elu_backward_graph_op() {
@@ -1238,6 +1343,13 @@ Tensor elu_backward_autograd(const Tensor& grad, const Tensor& x, double alpha, 
   return elu_backward_op().call(grad, x, alpha, scale, input_scale, is_result);
 }
 
+Tensor softplus_backward_autograd(const Tensor& grad, const Tensor& x, double beta,
+                                  bool is_result) {
+  if (wants_graph(grad, x)) return softplus_backward_graph_op().call(grad, x, beta, is_result);
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return softplus_backward_op().call(grad, x, beta, is_result);
+}
+
 Tensor activation_backward_autograd(const Tensor& grad, const Tensor& x, c10::string_view name,
                                     bool is_result) {
   if (wants_graph(grad, x)) return activation_backward_graph_op().call(grad, x, name, is_result);
@@ -1264,13 +1376,13 @@ std::tuple<Tensor, Tensor> prelu_backward_autograd(const Tensor& grad, const Ten
 // "<name>_backward" op through the dispatcher (so double backward and tracers see it).
 // Compiled autograd gets it as an opaque, traceable function of the saved tensor and the
 // parameters (apply_with_saved), as it gets torch::autograd::Function's nodes.
-enum class Unary : int64_t { kRelu, kLeakyRelu, kGelu, kElu, kActivation };
+enum class Unary : int64_t { kRelu, kLeakyRelu, kGelu, kElu, kActivation, kSoftplus };
 
 struct UnaryParams {
   Unary op = Unary::kRelu;
-  double a = 0.0, b = 0.0, c = 0.0;  // slope | tanh (0/1) | alpha, scale, input_scale
+  double a = 0.0, b = 0.0, c = 0.0;  // slope | tanh (0/1) | alpha, scale, input_scale | beta
   std::string name;                  // the activation op's entry
-  bool result = false;               // elu, activation: the saved tensor is the output
+  bool result = false;               // elu, activation, softplus: the saved tensor is the output
 };
 
 variable_list unary_backward(const Tensor& grad, const Tensor& saved, const UnaryParams& p) {
@@ -1286,6 +1398,8 @@ variable_list unary_backward(const Tensor& grad, const Tensor& saved, const Unar
       return {elu_backward_op().call(grad, saved, p.a, p.b, p.c, p.result)};
     case Unary::kActivation:
       return {activation_backward_op().call(grad, saved, p.name, p.result)};
+    case Unary::kSoftplus:
+      return {softplus_backward_op().call(grad, saved, p.a, p.result)};
   }
   TORCH_CHECK(false, "relukit: unknown unary op");
 }
@@ -1298,7 +1412,7 @@ struct UnaryBackward final : public torch::autograd::TraceableFunction {
   std::string name() const override {
     static const char* const names[] = {"RelukitReluBackward", "RelukitLeakyReluBackward",
                                         "RelukitGeluBackward", "RelukitEluBackward",
-                                        "RelukitActivationBackward"};
+                                        "RelukitActivationBackward", "RelukitSoftplusBackward"};
     return names[static_cast<int64_t>(params_.op)];
   }
   void release_variables() override {
@@ -1420,6 +1534,12 @@ Tensor activation_autograd(const Tensor& x, c10::string_view name, bool save_out
                          {Unary::kActivation, 0.0, 0.0, 0.0, std::string(name), output}, output,
                          [&] { return activation_op().call(x, name, save_output); });
 }
+Tensor softplus_autograd(const Tensor& x, double beta, bool save_output) {
+  // The input, as torch.nn (from a float32 output f' is up to 1.19 ulp off), unless save_output.
+  return with_unary_node(x, "relukit::softplus",
+                         {Unary::kSoftplus, beta, 0.0, 0.0, "", save_output}, save_output,
+                         [&] { return softplus_op().call(x, beta, save_output); });
+}
 Tensor prelu_autograd(const Tensor& x, const Tensor& w) { return PreluFunction::apply(x, w); }
 
 // --- batching rules: batched gradients --------------------------------------------------------
@@ -1484,6 +1604,13 @@ Tensor elu_backward_batched(const Tensor& grad, const Tensor& x, double alpha, d
   return binary_batched(elu_backward_op(), "elu_backward", grad, x, alpha, scale, input_scale,
                         is_result);
 }
+Tensor softplus_batched(const Tensor& x, double beta, bool save_output) {
+  return unary_batched(softplus_op(), x, beta, save_output);
+}
+Tensor softplus_backward_batched(const Tensor& grad, const Tensor& x, double beta,
+                                 bool is_result) {
+  return binary_batched(softplus_backward_op(), "softplus_backward", grad, x, beta, is_result);
+}
 Tensor relu_backward_batched(const Tensor& grad, const Tensor& result) {
   return binary_batched(relu_backward_op(), "relu_backward", grad, result);
 }
@@ -1511,6 +1638,8 @@ TORCH_LIBRARY(relukit, m) {
   m.def("activation(Tensor x, str name, bool save_output=False) -> Tensor");
   m.def("activation_backward(Tensor grad, Tensor x, str name, bool is_result=False) -> Tensor");
   m.def("prelu_backward(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)");
+  m.def("softplus(Tensor x, float beta, bool save_output=False) -> Tensor");
+  m.def("softplus_backward(Tensor grad, Tensor x, float beta, bool is_result=False) -> Tensor");
   m.def(
       "elu_backward(Tensor grad, Tensor x, float alpha, float scale=1., float input_scale=1., "
       "bool is_result=False) -> Tensor");
@@ -1528,6 +1657,10 @@ TORCH_LIBRARY(relukit, m) {
   m.def("activation_backward_graph(Tensor grad, Tensor x, str name, bool is_result=False) -> "
         "Tensor",
         TORCH_FN(relukit::activation_backward_graph));
+  m.def(
+      "softplus_backward_graph(Tensor grad, Tensor x, float beta, bool is_result=False) -> "
+      "Tensor",
+      TORCH_FN(relukit::softplus_backward_graph));
   m.def("prelu_backward_graph(Tensor grad, Tensor x, Tensor weight) -> (Tensor, Tensor)",
         TORCH_FN(relukit::prelu_backward_graph));
 }
@@ -1545,6 +1678,8 @@ TORCH_LIBRARY_IMPL(relukit, CPU, m) {
   m.impl("activation", relukit::activation_cpu);
   m.impl("activation_backward", relukit::activation_backward_cpu);
   m.impl("prelu_backward", relukit::prelu_backward_cpu);
+  m.impl("softplus", relukit::softplus_cpu);
+  m.impl("softplus_backward", relukit::softplus_backward_cpu);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Meta, m) {
@@ -1560,6 +1695,8 @@ TORCH_LIBRARY_IMPL(relukit, Meta, m) {
   m.impl("activation", relukit::activation_meta);
   m.impl("activation_backward", relukit::activation_backward_meta);
   m.impl("prelu_backward", relukit::prelu_backward_meta);
+  m.impl("softplus", relukit::softplus_meta);
+  m.impl("softplus_backward", relukit::softplus_backward_meta);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
@@ -1575,6 +1712,8 @@ TORCH_LIBRARY_IMPL(relukit, Autograd, m) {
   m.impl("activation", relukit::activation_autograd);
   m.impl("activation_backward", relukit::activation_backward_autograd);
   m.impl("prelu_backward", relukit::prelu_backward_autograd);
+  m.impl("softplus", relukit::softplus_autograd);
+  m.impl("softplus_backward", relukit::softplus_backward_autograd);
 }
 
 TORCH_LIBRARY_IMPL(relukit, Batched, m) {
@@ -1588,4 +1727,6 @@ TORCH_LIBRARY_IMPL(relukit, Batched, m) {
   m.impl("elu_backward", relukit::elu_backward_batched);
   m.impl("activation", relukit::activation_batched);
   m.impl("activation_backward", relukit::activation_backward_batched);
+  m.impl("softplus", relukit::softplus_batched);
+  m.impl("softplus_backward", relukit::softplus_backward_batched);
 }
