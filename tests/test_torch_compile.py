@@ -186,6 +186,9 @@ def test_compiled_autograd_runs_the_eager_graphs_nodes(slope):
         rt.ELU(),
         rt.SiLU(),
         rt.PReLU(8),
+        rt.Softplus(),
+        rt.SELU(save="output"),  # the output saved: is_result in the node's arguments
+        rt.Tanh(save="output"),
         torch.nn.Linear(8, 1),
     )
     x = torch.randn(5, 6)
