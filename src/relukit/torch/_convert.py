@@ -58,6 +58,15 @@ def convert(model: nn.Module, *, save: str = "auto") -> nn.Module:
         )
         >>> type(model[1]).__module__
         'relukit.torch'
+
+        Only the output saved for backward where the output determines f' (ELU's alpha ≥ 0):
+
+        >>> relukit.torch.convert(nn.Sequential(nn.SELU(), nn.ELU(-0.5), nn.Tanh()), save="output")
+        Sequential(
+          (0): SELU(save='output')
+          (1): ELU(alpha=-0.5)
+          (2): Tanh(save='output')
+        )
     """
     check_save(save)
     table = {theirs: _from_torch(ours, save) for theirs, ours in _replacements().items()}
