@@ -10,6 +10,7 @@ Run: ``python benchmarks/bench_torch_memory.py`` → ``benchmarks/results/torch_
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -18,30 +19,20 @@ from torch import nn
 import relukit
 import relukit.torch as rt
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import saved_bytes as _saved_bytes  # noqa: E402  (the tests count the same way)
+
 WIDTH, DEPTH, BATCH, CLASSES = 1024, 4, 256, 10
 RESULTS = Path(__file__).parent / "results"
 
 
-def _storage_key(t: torch.Tensor):
-    s = t.untyped_storage()
-    return s.data_ptr(), s.nbytes()
-
-
 def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of unique storages saved for backward in one forward pass, parameters excluded."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        ptr, nbytes = _storage_key(t)
-        if ptr not in params:
-            seen[ptr] = max(seen.get(ptr, 0), nbytes)
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = nn.functional.cross_entropy(model(x), torch.zeros(len(x), dtype=torch.long))
-    loss.backward()
-    return sum(seen.values())
+    """Bytes of unique storages saved for backward in one training step's forward pass (cross
+    entropy against class 0), parameters excluded."""
+    target = torch.zeros(len(x), dtype=torch.long)
+    return _saved_bytes(model, x, lambda y: nn.functional.cross_entropy(y, target))
 
 
 def mlp(make_act) -> nn.Module:

@@ -127,6 +127,38 @@ def saved_storages(fn, x):
     return ptrs, y
 
 
+def saved_bytes(model, x, loss=None) -> int:
+    """Bytes of the unique storages one forward pass of ``model`` on ``x`` saves for backward,
+    parameters excluded (``torch.autograd.graph.saved_tensors_hooks``); ``loss`` maps the
+    output to the scalar it back-propagates (its sum by default)."""
+    import torch
+
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = max(seen.get(s.data_ptr(), 0), s.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = model(x)
+        out = y.sum() if loss is None else loss(y)
+    out.backward()
+    return sum(seen.values())
+
+
+def torch_ulp(t):
+    """The spacing of t's dtype at t, in float64 (subnormal spacing below the normal range)."""
+    import torch
+
+    info = torch.finfo(t.dtype)
+    _, exponent = torch.frexp(t.double())
+    ulp = torch.ldexp(torch.full_like(t, info.eps, dtype=torch.float64), exponent - 1)
+    return ulp.clamp_min(info.smallest_normal * info.eps)
+
+
 def torch_gradient_errors(case, dtype_name: str, **options) -> tuple[float, bool]:
     """(worst gradient error, any wrong sign) of relukit.torch's default path for ``case``, or
     with ``options`` (``save="output"``).

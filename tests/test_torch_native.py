@@ -20,7 +20,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cases import CASES, ULPS, sample_points  # noqa: E402
-from helpers import torch_gelu_ulps  # noqa: E402
+from helpers import torch_gelu_ulps, torch_ulp  # noqa: E402
 
 import relukit  # noqa: E402
 from relukit.torch import _native  # noqa: E402
@@ -198,24 +198,24 @@ def test_graph_backwards_are_the_aten_paths_formulas(dtype):
     for name, k in fs.KERNELS.items():
         if k.native is fs._named:
             pairs.append((R.activation_backward_graph(g, x, name), fs._grad(k, g, x, {})))
-    # From the output (save="output", is_result), the kernel and the graph, and _generic's f'
-    # from the output (the catalog's output_derivative): Sigmoid, Tanh, ELU, CELU. (SELU's λα
-    # differs by a float64 ulp between the kernels' λ·α and the catalog's correctly rounded one:
-    # tests/test_torch_save_output.py.)
-    from relukit.torch import _generic
+    # From the output (save="output", is_result): the native op that each entry offering it
+    # runs for this dtype (its plan; the last argument, save_output, is the backward's
+    # is_result), kernel and graph, equals _generic's f' from the output (the catalog's
+    # output_derivative), specials included.
+    from relukit.torch import _fast, _generic
 
-    for name, op, args in [
-        ("sigmoid", "activation_backward", ("sigmoid",)),
-        ("tanh", "activation_backward", ("tanh",)),
-        ("elu", "elu_backward", (0.7, 1.0, 1.0)),
-        ("celu", "elu_backward", (0.3, 1.0, 1 / 0.3)),
-    ]:
-        a = relukit.get(name)
-        params = {"alpha": args[0]} if a.params else {}
+    for case in CASES:
+        a = case.activation
+        if not a.offers_output_save or a.output_refusal(case.params) is not None:
+            continue
+        params = a.check_params(**case.params)
+        if (call := _fast.FAST[a.name].native(x.dtype, params, {"save": "output"})) is None:
+            continue
+        op, args = call
         y = _generic.value(a, x, params, {})
         want = _generic._output_grad(a, g, y, params)
-        for fn in (getattr(R, op), getattr(R, f"{op}_graph")):
-            pairs.append((fn(g, y, *args, True), want))
+        for fn in (getattr(R, f"{op}_backward"), getattr(R, f"{op}_backward_graph")):
+            pairs.append((fn(g, y, *args), want))
     for ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0, equal_nan=True)
 
@@ -281,10 +281,13 @@ def _elu64(x: torch.Tensor, alpha: float, scale: float = 1.0, input_scale: float
 
 def _selu_celu(name: str, param: float):
     """(relukit function, its arguments, the elu parameters it is)."""
-    from relukit._catalog._selu import ALPHA_DIGITS, LAMBDA
+    from relukit._catalog._selu import ALPHA_DIGITS, LAMBDA, LAMBDA_ALPHA
+    from relukit.torch._fast_smooth import _SELU_ALPHA
 
     if name == "selu":
-        return F.selu, (), (float(ALPHA_DIGITS), LAMBDA, 1.0)
+        # The kernels' α: its product with λ is the catalog's λα, α's own rounding one ulp off.
+        assert LAMBDA * _SELU_ALPHA == LAMBDA_ALPHA != LAMBDA * float(ALPHA_DIGITS)
+        return F.selu, (), (_SELU_ALPHA, LAMBDA, 1.0)
     return F.celu, (param,), (param, 1.0, 1.0 / param)
 
 
@@ -293,14 +296,6 @@ def _elu_points(dtype: torch.dtype) -> torch.Tensor:
     xs = torch.from_numpy(sample_points(np_dtype).astype(np.float64))
     near_zero = -torch.logspace(-30, 0, 2000, dtype=torch.float64)
     return torch.cat([xs, near_zero, near_zero.neg(), torch.linspace(-20, 0, 4001)]).to(dtype)
-
-
-def _ulp(t: torch.Tensor) -> torch.Tensor:
-    """The spacing of t's dtype at t, in float64 (subnormal spacing below the normal range)."""
-    info = torch.finfo(t.dtype)
-    _, exponent = torch.frexp(t.double())
-    ulp = torch.ldexp(torch.full_like(t, info.eps, dtype=torch.float64), exponent - 1)
-    return ulp.clamp_min(info.smallest_normal * info.eps)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.7, -0.5])
@@ -318,7 +313,7 @@ def test_elu_is_float64_rounded_once(dtype, alpha):
         # Rounded once: the float64 result's nearest neighbour, but for a float64 reference a
         # few ulps from a midpoint (the two float64 expm1's differ there).
         assert (got != rounded).float().mean() < 1e-4
-        assert ((got.double() - want).abs() <= _ulp(rounded)).all()
+        assert ((got.double() - want).abs() <= torch_ulp(rounded)).all()
 
 
 @pytest.mark.parametrize(("name", "param"), [("selu", None), ("celu", 1.0), ("celu", 0.3)])
@@ -335,7 +330,7 @@ def test_selu_and_celu_run_the_elu_kernels_rounded_once(dtype, name, param):
     for got, want in ((y.detach(), value), (g, derivative * grad.double())):
         rounded = want.to(dtype)
         assert (got != rounded).float().mean() < 1e-4
-        assert ((got.double() - want).abs() <= _ulp(rounded)).all()
+        assert ((got.double() - want).abs() <= torch_ulp(rounded)).all()
     # Specials: f(±0) = f'(0)·(±0), f(−inf) = −scale·alpha, NaN propagates; f'(0) from x ≤ 0.
     s = torch.tensor([0.0, -0.0, -math.inf, math.inf, math.nan], dtype=dtype, requires_grad=True)
     y = fn(s, *args)
@@ -382,7 +377,7 @@ def test_softplus_is_float64_rounded_once(dtype, beta, save):
         assert (got != rounded).float().mean() < 1e-4
         big = rounded.isinf()  # beyond the dtype (float16 at beta = 1e-20: ln2/beta)
         assert torch.equal(got[big], rounded[big])
-        assert ((got.double() - want).abs() <= _ulp(rounded))[~big].all()
+        assert ((got.double() - want).abs() <= torch_ulp(rounded))[~big].all()
 
 
 def test_elu_specials_sign_of_zero_and_kink():

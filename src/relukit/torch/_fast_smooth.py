@@ -20,6 +20,7 @@ the generic path; forward mode, vmap and double backward come from the same form
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +35,11 @@ from ._fast import _tracked, register
 
 F = torch.nn.functional
 _A = torch.ops.aten
-_SELU_ALPHA = float(ALPHA_DIGITS)
+# The α the ELU kernels get for SELU (ATen's and relukit's multiply it by λ): the float64 next
+# above α's rounding, whose product with LAMBDA rounds to the catalog's LAMBDA_ALPHA (α's own
+# rounding gives one float64 ulp less), so the kernels and the catalog share λα bit for bit
+# (tests/test_torch_native.py checks the product).
+_SELU_ALPHA = math.nextafter(float(ALPHA_DIGITS), math.inf)
 _CLIP = 800.0  # beyond |x| = 800 these functions are at their float64 limits (see the catalog)
 _SOFTPLUS_THRESHOLD = 40.0  # βx > 40: log1p(e^{−βx})/β < 2^-53·x, so f(x) = x in float64
 
